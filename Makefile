@@ -1,0 +1,44 @@
+# Two entry points: `make demo` (set up, add the seed article, ask about it) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# torch's CPU wheel. This machine's pip finds it on disk; elsewhere pass
+# TORCH_INDEX=https://download.pytorch.org/whl/cpu so pip does not fetch a multi-GB CUDA build.
+TORCH_VERSION ?= 2.13.0
+TORCH_INDEX ?=
+SEED := ../shared/eval/seed/article.txt
+DEMO_DIR := .demo-data
+
+.PHONY: setup demo test lint bench-quality bench-speed bench-extraction clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==$(TORCH_VERSION) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+demo: setup
+	$(BIN)/verbatim --data-dir $(DEMO_DIR) add $(SEED)
+	$(BIN)/verbatim --data-dir $(DEMO_DIR) ask "why was the delegation cancelled?"
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy bot index retrieval
+
+bench-quality: setup
+	$(BIN)/python bench/quality.py
+
+bench-speed: setup
+	$(BIN)/python bench/speed.py
+
+bench-extraction: setup
+	$(BIN)/python bench/extraction.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) *.egg-info

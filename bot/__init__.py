@@ -1,0 +1,1 @@
+"""Front ends: the `verbatim` command line, the terminal chat and the Telegram bot."""

@@ -1,0 +1,281 @@
+"""The `verbatim` command line. Heavy imports (torch, the model) happen inside commands, never at start."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from index.errors import VerbatimError
+
+if TYPE_CHECKING:
+    from bot.runtime import Engine
+    from bot.settings import Settings
+    from index.library import AddResult
+    from index.models import ArticleDraft
+
+app = typer.Typer(
+    help="Answer questions over your news articles, quoting the exact sentences that say so.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DataDir = Annotated[
+    Optional[Path],  # noqa: UP045 - typer reads the annotation at run time
+    typer.Option("--data-dir", help="Where collections live (env VERBATIM_DATA_DIR).", show_default=False),
+]
+Collection = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--collection", "-c", help='Collection to use (default: "default").', show_default=False),
+]
+log = logging.getLogger("verbatim")
+
+
+class _Globals:
+    data_dir: Path | None = None
+    collection: str | None = None
+
+
+_globals = _Globals()
+
+
+@app.callback()
+def main(data_dir: DataDir = None, collection: Collection = None, verbose: bool = False) -> None:
+    _globals.data_dir = data_dir
+    _globals.collection = collection
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    from bot.settings import Settings
+
+    chosen = data_dir or _globals.data_dir
+    return Settings(data_dir=chosen) if chosen else Settings()
+
+
+def _collection(collection: str | None) -> str:
+    return collection or _globals.collection or "default"
+
+
+def _engine(data_dir: Path | None) -> Engine:
+    from bot.runtime import Engine
+
+    return Engine(_settings(data_dir))
+
+
+def _fail(exc: VerbatimError) -> typer.Exit:
+    typer.echo(f"Error: {exc}", err=True)
+    return typer.Exit(1)
+
+
+def _read_stdin_text() -> str:
+    data = sys.stdin.buffer.read()
+    from index.ingest import decode_bytes
+
+    return decode_bytes(data, "standard input")
+
+
+# -- add ------------------------------------------------------------------------------------------
+
+
+def _drafts_from_args(
+    paths: list[str], settings: Settings, errors: list[str]
+) -> Iterator[ArticleDraft]:
+    from index.ingest import draft_from_file, draft_from_text
+
+    for item in paths:
+        try:
+            if item == "-":
+                yield draft_from_text(_read_stdin_text(), max_chars=settings.max_article_chars)
+            elif item.startswith(("http://", "https://")):
+                from index.extract import fetch_article_sync
+
+                yield fetch_article_sync(item, settings)
+            else:
+                yield draft_from_file(Path(item), max_chars=settings.max_article_chars)
+        except VerbatimError as exc:
+            errors.append(str(exc))
+            typer.echo(f"Error: {exc}", err=True)
+
+
+def _drafts_from_jsonl(path: str, settings: Settings, errors: list[str]) -> Iterator[ArticleDraft]:
+    from index.ingest import decode_bytes, drafts_from_jsonl
+
+    try:
+        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as exc:
+        raise VerbatimError(f"Cannot read {path}: {exc.strerror}.") from None
+    text = decode_bytes(raw, path)
+    for item in drafts_from_jsonl(text.splitlines(), max_chars=settings.max_article_chars, name=path):
+        if item.error is not None:
+            errors.append(str(item.error))
+            typer.echo(f"Error: {item.error}", err=True)
+        elif item.draft is not None:
+            yield item.draft
+
+
+@app.command()
+def add(
+    paths: Annotated[Optional[list[str]], typer.Argument(help="Files (.txt, .md, .html), URLs, or - for stdin.")] = None,  # noqa: UP045
+    jsonl: Annotated[Optional[str], typer.Option("--jsonl", help="JSONL file: id?, title, text, url? a line.")] = None,  # noqa: UP045
+    data_dir: DataDir = None,
+    collection: Collection = None,
+) -> None:
+    """Add articles to the collection. Adding the same article twice keeps one copy."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    if not paths and not jsonl:
+        raise _fail(VerbatimError("Nothing to add.", "Pass files, URLs, - for stdin, or --jsonl FILE."))
+    name = _collection(collection)
+    errors: list[str] = []
+    try:
+        engine = _engine(data_dir)
+        settings = engine.settings
+        if jsonl:
+            total = None if jsonl == "-" else sum(1 for line in Path(jsonl).open("rb") if line.strip())
+            drafts = _drafts_from_jsonl(jsonl, settings, errors)
+        else:
+            total = len(paths or [])
+            drafts = _drafts_from_args(paths or [], settings, errors)
+        results: list[AddResult] = []
+        bulk = (total or 0) > 1 or total is None
+        with Progress(
+            TextColumn("Adding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            transient=True, disable=not bulk or not sys.stderr.isatty(), console=_stderr_console(),
+        ) as progress:
+            task = progress.add_task("add", total=total)
+            for result in engine.library.add_many(name, drafts):
+                results.append(result)
+                progress.advance(task)
+                if not bulk:
+                    _report_one(result)
+    except VerbatimError as exc:
+        raise _fail(exc) from None
+    if bulk or errors:
+        _report_summary(results, errors)
+    if errors:
+        raise typer.Exit(1)
+
+
+def _stderr_console():  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _report_one(result: AddResult) -> None:
+    a = result.article
+    if result.created:
+        typer.echo(f"Added “{a.title}” ({a.sentence_count} sentences) [id {a.id}]")
+    else:
+        typer.echo(f"Already there: “{a.title}” [id {a.id}]")
+
+
+def _report_summary(results: list[AddResult], errors: list[str]) -> None:
+    created = [r for r in results if r.created]
+    sentences = sum(r.article.sentence_count for r in created)
+    parts = [f"Added {len(created)} article{'s' if len(created) != 1 else ''} ({sentences:,} sentences)"]
+    if len(results) - len(created):
+        parts.append(f"{len(results) - len(created)} already there")
+    if errors:
+        parts.append(f"{len(errors)} failed")
+    typer.echo("; ".join(parts) + ".")
+
+
+# -- list, delete ---------------------------------------------------------------------------------
+
+
+@app.command("list")
+def list_articles(data_dir: DataDir = None, collection: Collection = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Numbered list of the collection's articles."""
+    from index.library import DB_NAME
+    from index.store import Store
+    from retrieval.render import EMPTY_COLLECTION, EMPTY_HINT, render_article_list
+
+    settings = _settings(data_dir)
+    # Listing needs no model: open the store directly so it answers instantly.
+    store = Store(settings.resolved_data_dir() / DB_NAME)
+    articles = store.list_articles(_collection(collection))
+    if as_json:
+        for a in articles:
+            typer.echo(json.dumps(a.model_dump(mode="json", exclude={"text"}), ensure_ascii=False))
+        return
+    if not articles:
+        typer.echo(f"{EMPTY_COLLECTION} {EMPTY_HINT}")
+        return
+    for line in render_article_list(articles):
+        typer.echo(line)
+
+
+@app.command()
+def delete(
+    ref: Annotated[str, typer.Argument(help="Article id, or its number in `verbatim list`.")],
+    data_dir: DataDir = None,
+    collection: Collection = None,
+) -> None:
+    """Delete an article and all its sentences from every index."""
+    try:
+        engine = _engine(data_dir)
+        article = engine.library.delete(_collection(collection), ref)
+    except VerbatimError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"Deleted “{article.title}” [id {article.id}]")
+
+
+# -- ask, chat ------------------------------------------------------------------------------------
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, or - to read one question a line from stdin.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (one object a line for -).")] = False,
+    data_dir: DataDir = None,
+    collection: Collection = None,
+) -> None:
+    """Answer a question by quoting the collection's sentences, or say it has no answer."""
+    from retrieval.render import render_plain
+
+    name = _collection(collection)
+    try:
+        engine = _engine(data_dir)
+        questions: Iterator[str] = (
+            (line.strip() for line in sys.stdin if line.strip()) if question == "-" else iter([question])
+        )
+        empty = not engine.library.list(name)
+        for q in questions:
+            answer = engine.answerer.ask(name, q)
+            if as_json:
+                typer.echo(json.dumps(answer.to_json_dict(), ensure_ascii=False))
+                sys.stdout.flush()
+            else:
+                typer.echo(render_plain(answer, empty_collection=empty))
+    except VerbatimError as exc:
+        raise _fail(exc) from None
+
+
+@app.command()
+def chat(data_dir: DataDir = None, collection: Collection = None) -> None:
+    """A conversation in the terminal, with the bot's commands (/add, /list, /delete, /help)."""
+    from bot.console import run_console
+
+    try:
+        run_console(_engine(data_dir), _collection(collection))
+    except VerbatimError as exc:
+        raise _fail(exc) from None
+
+
+def run() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    run()

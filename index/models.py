@@ -1,0 +1,62 @@
+"""Data that the index stores: articles and their sentences, with exact character offsets."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ArticleDraft(BaseModel):
+    """An article before it is stored: what ingestion (text, file, URL, Telegram post) produces."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    title: str = ""
+    url: str | None = None
+    id: str | None = Field(default=None, description="kept as the article id when given (JSONL `id`)")
+    author: str | None = None
+    published: date | None = None
+    source: str = "text"  # text | file | url | telegram | jsonl
+
+
+class Article(BaseModel):
+    """A stored article. `id` is content-derived unless the importer supplied one."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    collection: str
+    title: str
+    text: str
+    url: str | None = None
+    author: str | None = None
+    published: date | None = None
+    source: str = "text"
+    added_at: datetime
+    sentence_count: int
+
+
+class Span(BaseModel):
+    """A sentence as character offsets into its article's text: `text[start:end]` is the sentence."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: int
+    end: int
+    paragraph: int = 0
+
+
+class Sentence(BaseModel):
+    """A stored sentence. `id` is the vector id in FAISS and the row id in SQLite."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    article_id: str
+    ordinal: int
+    paragraph: int
+    start: int
+    end: int
+    text: str

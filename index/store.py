@@ -1,0 +1,369 @@
+"""SQLite storage for collections, articles and sentences (with their embeddings and an FTS5 index).
+
+SQLite is the source of truth: an add or delete is one transaction, so a crash leaves the collection
+exactly as it was before or after it. FAISS files are a cache rebuilt from here when stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+import unicodedata
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+
+from index.models import Article, ArticleDraft, Sentence, Span
+
+SCHEMA_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS collections(
+    name TEXT PRIMARY KEY,
+    generation INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS articles(
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    collection TEXT NOT NULL REFERENCES collections(name),
+    id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    url TEXT,
+    author TEXT,
+    published TEXT,
+    source TEXT NOT NULL,
+    added_at TEXT NOT NULL,
+    text_hash TEXT NOT NULL,
+    sentence_count INTEGER NOT NULL,
+    UNIQUE(collection, id),
+    UNIQUE(collection, text_hash)
+);
+CREATE INDEX IF NOT EXISTS articles_url ON articles(collection, url);
+CREATE TABLE IF NOT EXISTS sentences(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_seq INTEGER NOT NULL REFERENCES articles(seq),
+    collection TEXT NOT NULL,
+    ordinal INTEGER NOT NULL,
+    paragraph INTEGER NOT NULL,
+    start_char INTEGER NOT NULL,
+    end_char INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    embedding BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sentences_article ON sentences(article_seq, ordinal);
+CREATE INDEX IF NOT EXISTS sentences_collection ON sentences(collection, id);
+CREATE VIRTUAL TABLE IF NOT EXISTS sentences_fts USING fts5(
+    text, content='sentences', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS sentences_ai AFTER INSERT ON sentences BEGIN
+    INSERT INTO sentences_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS sentences_ad AFTER DELETE ON sentences BEGIN
+    INSERT INTO sentences_fts(sentences_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+"""
+
+
+def text_fingerprint(text: str) -> str:
+    """Hash of the text with case, Unicode form and whitespace normalised: the dedup key."""
+    normalised = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
+
+
+def article_id_for(text: str) -> str:
+    """Content-derived id, so a citation stays valid when the collection is rebuilt."""
+    return text_fingerprint(text)[:12]
+
+
+@dataclass(frozen=True)
+class LexicalHit:
+    sentence_id: int
+    bm25: float  # FTS5 bm25(): lower (more negative) is better
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        # One connection guarded by a lock: calls arrive from worker threads (asyncio.to_thread).
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30.0)
+        self._conn.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            # executescript runs the triggers' multi-statement bodies; the whole schema is one transaction.
+            self._conn.executescript(
+                f"BEGIN IMMEDIATE;{_SCHEMA}"
+                f"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '{SCHEMA_VERSION}');COMMIT;"
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """An IMMEDIATE transaction: takes the write lock up front so concurrent writers queue."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    # -- meta -----------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row["value"])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def has_sentences(self) -> bool:
+        with self._lock:
+            return self._conn.execute("SELECT 1 FROM sentences LIMIT 1").fetchone() is not None
+
+    # -- collections ------------------------------------------------------------------------------
+
+    def generation(self, collection: str) -> int:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT generation FROM collections WHERE name = ?", (collection,)
+            ).fetchone()
+        return 0 if row is None else int(row["generation"])
+
+    def collections(self) -> list[str]:
+        with self._lock:
+            return [r["name"] for r in self._conn.execute("SELECT name FROM collections ORDER BY name")]
+
+    @staticmethod
+    def _bump(conn: sqlite3.Connection, collection: str) -> int:
+        conn.execute(
+            "INSERT INTO collections(name, generation, created_at) VALUES (?, 0, ?) ON CONFLICT(name) DO NOTHING",
+            (collection, datetime.now(UTC).isoformat()),
+        )
+        conn.execute("UPDATE collections SET generation = generation + 1 WHERE name = ?", (collection,))
+        row = conn.execute("SELECT generation FROM collections WHERE name = ?", (collection,)).fetchone()
+        return int(row["generation"])
+
+    # -- articles ---------------------------------------------------------------------------------
+
+    def find_duplicate(self, collection: str, draft: ArticleDraft, text_hash: str) -> Article | None:
+        """The stored article that `draft` repeats: same id, same URL or same normalised text."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT * FROM articles WHERE collection = ? AND (text_hash = ? OR id = ? OR url = ?) LIMIT 1",
+                (collection, text_hash, draft.id or "", draft.url or "\0"),
+            ).fetchone()
+        return None if row is None else _article(row)
+
+    def insert_article(
+        self,
+        conn: sqlite3.Connection,
+        collection: str,
+        draft: ArticleDraft,
+        article_id: str,
+        text_hash: str,
+        spans: Sequence[Span],
+        vectors: np.ndarray,
+    ) -> tuple[Article, list[int], int]:
+        """Insert inside the caller's transaction; returns the article, its sentence ids and the generation."""
+        generation = self._bump(conn, collection)
+        added_at = datetime.now(UTC)
+        cursor = conn.execute(
+            "INSERT INTO articles(collection, id, title, text, url, author, published, source, added_at,"
+            " text_hash, sentence_count) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                collection,
+                article_id,
+                draft.title,
+                draft.text,
+                draft.url,
+                draft.author,
+                draft.published.isoformat() if draft.published else None,
+                draft.source,
+                added_at.isoformat(),
+                text_hash,
+                len(spans),
+            ),
+        )
+        seq = cursor.lastrowid
+        rows = [
+            (seq, collection, n, s.paragraph, s.start, s.end, draft.text[s.start : s.end], vectors[n].tobytes())
+            for n, s in enumerate(spans)
+        ]
+        conn.executemany(
+            "INSERT INTO sentences(article_seq, collection, ordinal, paragraph, start_char, end_char, text,"
+            " embedding) VALUES (?,?,?,?,?,?,?,?)",
+            rows,
+        )
+        ids = [
+            int(r[0])
+            for r in conn.execute(
+                "SELECT id FROM sentences WHERE article_seq = ? ORDER BY ordinal", (seq,)
+            ).fetchall()
+        ]
+        article = Article(
+            id=article_id,
+            collection=collection,
+            title=draft.title,
+            text=draft.text,
+            url=draft.url,
+            author=draft.author,
+            published=draft.published,
+            source=draft.source,
+            added_at=added_at,
+            sentence_count=len(spans),
+        )
+        return article, ids, generation
+
+    def delete_article(self, conn: sqlite3.Connection, collection: str, article_id: str) -> tuple[list[int], int]:
+        row = conn.execute(
+            "SELECT seq FROM articles WHERE collection = ? AND id = ?", (collection, article_id)
+        ).fetchone()
+        if row is None:
+            return [], self.generation(collection)
+        seq = int(row["seq"])
+        ids = [int(r[0]) for r in conn.execute("SELECT id FROM sentences WHERE article_seq = ?", (seq,))]
+        conn.execute("DELETE FROM sentences WHERE article_seq = ?", (seq,))
+        conn.execute("DELETE FROM articles WHERE seq = ?", (seq,))
+        return ids, self._bump(conn, collection)
+
+    def list_articles(self, collection: str) -> list[Article]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT * FROM articles WHERE collection = ? ORDER BY seq", (collection,)
+            ).fetchall()
+        return [_article(r) for r in rows]
+
+    def get_article(self, collection: str, article_id: str) -> Article | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT * FROM articles WHERE collection = ? AND id = ?", (collection, article_id)
+            ).fetchone()
+        return None if row is None else _article(row)
+
+    def articles_by_id(self, collection: str, article_ids: Sequence[str]) -> dict[str, Article]:
+        if not article_ids:
+            return {}
+        marks = ",".join("?" * len(article_ids))
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT * FROM articles WHERE collection = ? AND id IN ({marks})", (collection, *article_ids)
+            ).fetchall()
+        return {r["id"]: _article(r) for r in rows}
+
+    # -- sentences --------------------------------------------------------------------------------
+
+    _SENTENCE_COLUMNS = (
+        "s.id, a.id AS article_id, s.ordinal, s.paragraph, s.start_char, s.end_char, s.text"
+    )
+
+    def sentences_by_id(self, collection: str, ids: Sequence[int]) -> dict[int, Sentence]:
+        """Only sentences that still exist in `collection`: a stale vector id can never come back."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {self._SENTENCE_COLUMNS} FROM sentences s JOIN articles a ON a.seq = s.article_seq"
+                f" WHERE s.collection = ? AND s.id IN ({marks})",
+                (collection, *ids),
+            ).fetchall()
+        return {int(r["id"]): _sentence(r) for r in rows}
+
+    def article_sentences(self, collection: str, article_id: str) -> list[Sentence]:
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {self._SENTENCE_COLUMNS} FROM sentences s JOIN articles a ON a.seq = s.article_seq"
+                " WHERE a.collection = ? AND a.id = ? ORDER BY s.ordinal",
+                (collection, article_id),
+            ).fetchall()
+        return [_sentence(r) for r in rows]
+
+    def neighbours(self, collection: str, article_id: str, ordinal: int, radius: int) -> list[Sentence]:
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {self._SENTENCE_COLUMNS} FROM sentences s JOIN articles a ON a.seq = s.article_seq"
+                " WHERE a.collection = ? AND a.id = ? AND s.ordinal BETWEEN ? AND ? ORDER BY s.ordinal",
+                (collection, article_id, ordinal - radius, ordinal + radius),
+            ).fetchall()
+        return [_sentence(r) for r in rows]
+
+    def embeddings(self, collection: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """All (ids, vectors) of a collection, for rebuilding its FAISS index."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, embedding FROM sentences WHERE collection = ? ORDER BY id", (collection,)
+            ).fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+        return ids, vectors
+
+    def embeddings_by_id(self, collection: str, ids: Sequence[int], dim: int) -> dict[int, np.ndarray]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT id, embedding FROM sentences WHERE collection = ? AND id IN ({marks})", (collection, *ids)
+            ).fetchall()
+        return {int(r[0]): np.frombuffer(r[1], dtype=np.float32, count=dim) for r in rows}
+
+    def sentence_count(self, collection: str) -> int:
+        with self._lock:
+            row = self._conn.execute("SELECT COUNT(*) FROM sentences WHERE collection = ?", (collection,)).fetchone()
+        return int(row[0])
+
+    def lexical_search(self, collection: str, match_query: str, limit: int) -> list[LexicalHit]:
+        """BM25 over sentences of one collection. `match_query` is an FTS5 query built by the caller."""
+        if not match_query:
+            return []
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT s.id, bm25(sentences_fts) AS score FROM sentences_fts f JOIN sentences s ON s.id = f.rowid"
+                " WHERE sentences_fts MATCH ? AND s.collection = ? ORDER BY score LIMIT ?",
+                (match_query, collection, limit),
+            ).fetchall()
+        return [LexicalHit(int(r[0]), float(r[1])) for r in rows]
+
+
+def _article(row: sqlite3.Row) -> Article:
+    return Article(
+        id=row["id"],
+        collection=row["collection"],
+        title=row["title"],
+        text=row["text"],
+        url=row["url"],
+        author=row["author"],
+        published=date.fromisoformat(row["published"]) if row["published"] else None,
+        source=row["source"],
+        added_at=datetime.fromisoformat(row["added_at"]),
+        sentence_count=row["sentence_count"],
+    )
+
+
+def _sentence(row: sqlite3.Row) -> Sentence:
+    return Sentence(
+        id=row["id"],
+        article_id=row["article_id"],
+        ordinal=row["ordinal"],
+        paragraph=row["paragraph"],
+        start=row["start_char"],
+        end=row["end_char"],
+        text=row["text"],
+    )

@@ -1,0 +1,1 @@
+"""Ranking sentences and composing grounded answers: pure logic, no I/O."""

@@ -1,0 +1,105 @@
+"""Compose a grounded answer from ranked sentences, or refuse. Pure logic over stored articles."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+
+from index.models import Article
+from retrieval.models import Answer, Citation
+from retrieval.ranking import Scored
+
+log = logging.getLogger(__name__)
+
+MIN_CONFIDENCE = 0.5
+# A second or third sentence is quoted only when it scores nearly as well as the best one.
+SUPPORT_MARGIN = 0.06
+
+
+def refusal(question: str, confidence: float = 0.0) -> Answer:
+    return Answer(question=question, answered=False, answer="", citations=[], confidence=confidence)
+
+
+def is_verbatim(citation: Citation, article: Article) -> bool:
+    return article.text[citation.start : citation.end] == citation.text and bool(citation.text.strip())
+
+
+def compose_answer(
+    question: str,
+    ranked: Sequence[Scored],
+    articles: Mapping[str, Article],
+    *,
+    max_citations: int = 3,
+    min_confidence: float = MIN_CONFIDENCE,
+) -> Answer:
+    if not ranked or ranked[0].confidence < min_confidence:
+        return refusal(question, ranked[0].confidence if ranked else 0.0)
+    top = ranked[0]
+    chosen = [top]
+    for item in ranked[1:]:
+        if len(chosen) >= max_citations:
+            break
+        if item.confidence >= min_confidence and item.score >= top.score - SUPPORT_MARGIN:
+            if all(item.candidate.sentence.text != c.candidate.sentence.text for c in chosen):
+                chosen.append(item)
+    citations = [c for c in (_citation(item, articles) for item in chosen) if c is not None]
+    citations = merge_adjacent(citations, articles)
+    if not citations:
+        return refusal(question, top.confidence)
+    return Answer(
+        question=question,
+        answered=True,
+        answer=" … ".join(c.text for c in citations),
+        citations=citations,
+        confidence=top.confidence,
+    )
+
+
+def _citation(item: Scored, articles: Mapping[str, Article]) -> Citation | None:
+    sentence = item.candidate.sentence
+    article = articles.get(sentence.article_id)
+    if article is None:
+        return None
+    citation = Citation(
+        article_id=article.id,
+        title=article.title,
+        url=article.url,
+        start=sentence.start,
+        end=sentence.end,
+        text=sentence.text,
+        score=item.score,
+        ordinal=sentence.ordinal,
+        sentence_count=article.sentence_count,
+        published=article.published,
+        sentence_ids=(sentence.id,),
+    )
+    # The promise of the product: never quote what the article does not say, word for word.
+    if not is_verbatim(citation, article):
+        log.error("dropping non-verbatim citation of sentence %s in %s", sentence.id, article.id)
+        return None
+    return citation
+
+
+def merge_adjacent(citations: list[Citation], articles: Mapping[str, Article]) -> list[Citation]:
+    """Neighbouring sentences of one article become one quote, read in the article's order."""
+    merged: list[Citation] = []
+    for citation in citations:
+        for n, other in enumerate(merged):
+            if other.article_id != citation.article_id:
+                continue
+            first, second = sorted((other, citation), key=lambda c: c.ordinal)
+            last_ordinal = first.ordinal + len(first.sentence_ids) - 1
+            if second.ordinal == last_ordinal + 1:
+                article = articles[citation.article_id]
+                merged[n] = first.model_copy(
+                    update={
+                        "end": second.end,
+                        "text": article.text[first.start : second.end],
+                        "score": max(first.score, second.score),
+                        "sentence_ids": first.sentence_ids + second.sentence_ids,
+                    }
+                )
+                break
+        else:
+            merged.append(citation)
+    return merged

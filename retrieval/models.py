@@ -1,0 +1,56 @@
+"""What a question produces: an answer of quoted sentences with citations, or a refusal."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Citation(BaseModel):
+    """A verbatim quote: `text` is exactly the article's text between `start` and `end`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    article_id: str
+    title: str
+    url: str | None
+    start: int
+    end: int
+    text: str
+    score: float
+    ordinal: int = 0  # position of the (first) sentence in the article, 0-based
+    sentence_count: int = 0  # sentences in the article, to show "sentence 3 of 12"
+    published: date | None = None
+    sentence_ids: tuple[int, ...] = ()
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    question: str
+    answered: bool
+    answer: str
+    citations: list[Citation]
+    confidence: float  # 0..1; how sure the ranker is that the top citation answers the question
+
+    def to_json_dict(self) -> dict[str, object]:
+        """The `verbatim ask --json` object (a stable interface other tools read)."""
+        return {
+            "question": self.question,
+            "answered": self.answered,
+            "answer": self.answer,
+            "confidence": round(self.confidence, 4),
+            "citations": [
+                {
+                    "article_id": c.article_id,
+                    "title": c.title,
+                    "url": c.url,
+                    "start": c.start,
+                    "end": c.end,
+                    "text": c.text,
+                    "score": round(c.score, 4),
+                }
+                for c in self.citations
+            ],
+        }

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.settings import Settings
+from index.embedder import SentenceTransformerEmbedder
+from index.library import Library
+from retrieval.pipeline import Answerer
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+SEED_ARTICLE = SHARED / "eval" / "seed" / "article.txt"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    """The real default model, loaded once for the whole test session."""
+    model = SentenceTransformerEmbedder(Settings().model)
+    model.warm_up()
+    return model
+
+
+@pytest.fixture
+def library(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Iterator[Library]:
+    lib = Library(tmp_path / "data", embedder)
+    yield lib
+    lib.close()
+
+
+@pytest.fixture
+def answerer(library: Library) -> Answerer:
+    return Answerer(library)
+
+
+@pytest.fixture
+def seed_text() -> str:
+    return SEED_ARTICLE.read_text(encoding="utf-8")
+
+
+def verbatim_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """Environment for running the CLI in a subprocess against an isolated data dir."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VERBATIM_")}
+    env["VERBATIM_DATA_DIR"] = str(data_dir)
+    env.update(extra)
+    return env
+
+
+VERBATIM = [sys.executable, "-m", "bot.cli"]

@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from index.errors import InputError, ModelMismatchError, NotFoundError
+from index.library import Library
+from index.models import ArticleDraft
+from retrieval.pipeline import Answerer
+from tests.fakes import HashingEmbedder
+
+ARTICLE_A = (
+    "Harbour bridge closes for repairs\n"
+    "The city council closed the harbour bridge on Monday after engineers found cracks in two steel cables. "
+    "Repairs are expected to take six weeks and cost 4.2 million euros.\n"
+    "Ferries will run every ten minutes while the bridge is shut."
+)
+ARTICLE_B = (
+    "Orchestra names new conductor\n"
+    "The national orchestra appointed Maria Lindqvist as its principal conductor. "
+    "She will lead her first concert in September at the opera house."
+)
+
+
+def draft(text: str, **kw: object) -> ArticleDraft:
+    return ArticleDraft(text=text, title=text.split("\n", 1)[0], **kw)  # type: ignore[arg-type]
+
+
+def test_stored_sentences_are_the_article_text_at_their_offsets(library: Library) -> None:
+    result = library.add("c", draft(ARTICLE_A))
+    sentences = library.store.article_sentences("c", result.article.id)
+    assert len(sentences) == result.article.sentence_count == 4
+    for s in sentences:
+        assert ARTICLE_A[s.start : s.end] == s.text
+
+
+_words = st.sampled_from(["Rain", "fell.", "Dr.", "U.S.", "3.5", "on", "Jan.", "“Yes,”", "he", "said.", "\n", "é"])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_words, min_size=1, max_size=80).map(" ".join))
+def test_offsets_hold_for_any_article(tmp_path: Path, text: str) -> None:
+    # The model is not what is under test here, so a fast deterministic embedder stands in.
+    lib = Library(tmp_path / f"p{abs(hash(text))}", HashingEmbedder())
+    try:
+        if not any(ch.isalnum() for ch in text):
+            return
+        result = lib.add("c", draft(text))
+        for s in lib.store.article_sentences("c", result.article.id):
+            assert text[s.start : s.end] == s.text
+    finally:
+        lib.close()
+
+
+def test_answers_quote_the_right_sentence(library: Library, answerer: Answerer) -> None:
+    library.add("c", draft(ARTICLE_A))
+    library.add("c", draft(ARTICLE_B))
+    answer = answerer.ask("c", "How long will the bridge repairs take?")
+    assert answer.answered
+    top = answer.citations[0]
+    assert "six weeks" in top.text
+    assert ARTICLE_A[top.start : top.end] == top.text
+
+
+def test_collections_never_see_each_other(library: Library, answerer: Answerer) -> None:
+    library.add("alpha", draft(ARTICLE_A))
+    library.add("beta", draft(ARTICLE_B))
+    assert [a.title for a in library.list("alpha")] == ["Harbour bridge closes for repairs"]
+    assert [a.title for a in library.list("beta")] == ["Orchestra names new conductor"]
+    answer = answerer.ask("beta", "Why was the harbour bridge closed?")
+    assert all("bridge" not in c.text for c in answer.citations)
+    assert answerer.ask("alpha", "Who is the new conductor of the orchestra?").answered is False
+
+
+def test_same_text_or_url_is_not_added_twice(library: Library) -> None:
+    first = library.add("c", draft(ARTICLE_A, url="https://example.com/bridge"))
+    assert first.created
+    again = library.add("c", draft("  " + ARTICLE_A.replace(" ", "  ") + "\n"))
+    assert not again.created and again.article.id == first.article.id
+    same_url = library.add("c", draft(ARTICLE_B, url="https://example.com/bridge"))
+    assert not same_url.created
+    assert len(library.list("c")) == 1
+    # Another collection may hold its own copy.
+    assert library.add("other", draft(ARTICLE_A)).created
+
+
+def test_jsonl_ids_are_kept_and_deduplicated(library: Library) -> None:
+    assert library.add("c", draft(ARTICLE_A, id="bridge-1")).article.id == "bridge-1"
+    assert not library.add("c", draft(ARTICLE_B, id="bridge-1")).created
+
+
+def test_delete_removes_sentences_from_every_index(
+    tmp_path: Path, library: Library, answerer: Answerer, embedder: object
+) -> None:
+    a = library.add("c", draft(ARTICLE_A)).article
+    library.add("c", draft(ARTICLE_B))
+    assert answerer.ask("c", "How long will the bridge repairs take?").answered
+    library.delete("c", a.id)
+    answer = answerer.ask("c", "How long will the bridge repairs take?")
+    assert all(c.article_id != a.id for c in answer.citations)
+    assert library.store.lexical_search("c", '"bridge"', 10) == []
+    assert library.store.sentence_count("c") == 3
+    # And after a restart, from the files on disk.
+    library.close()
+    reopened = Library(library.data_dir, library.embedder)
+    try:
+        assert [x.title for x in reopened.list("c")] == ["Orchestra names new conductor"]
+        hits = reopened.dense_search("c", reopened.embed_query("bridge repairs"), 10)
+        assert {reopened.sentences("c", [i])[i].article_id for i, _ in hits} == {reopened.list("c")[0].id}
+    finally:
+        reopened.close()
+
+
+def test_delete_by_list_number_and_unknown(library: Library) -> None:
+    library.add("c", draft(ARTICLE_A))
+    library.add("c", draft(ARTICLE_B))
+    assert library.delete("c", "2").title == "Orchestra names new conductor"
+    with pytest.raises(NotFoundError, match="no article number 5"):
+        library.delete("c", "5")
+    with pytest.raises(NotFoundError):
+        library.delete("c", "nope")
+
+
+def test_opening_with_another_model_is_refused(tmp_path: Path) -> None:
+    lib = Library(tmp_path / "d", HashingEmbedder("model-one", dim=32))
+    lib.add("c", draft(ARTICLE_A))
+    lib.close()
+    with pytest.raises(ModelMismatchError, match="model-one"):
+        Library(tmp_path / "d", HashingEmbedder("model-two", dim=32))
+
+
+def test_vectors_are_rebuilt_when_the_index_file_is_stale_or_damaged(tmp_path: Path) -> None:
+    embedder = HashingEmbedder()
+    lib = Library(tmp_path / "d", embedder)
+    lib.add("c", draft(ARTICLE_A))
+    lib.close()
+    for faiss_file in (tmp_path / "d" / "vectors").glob("*.faiss"):
+        faiss_file.write_bytes(b"garbage")
+    lib = Library(tmp_path / "d", embedder)
+    hits = lib.dense_search("c", embedder.embed_query("ferries every ten minutes"), 1)
+    assert "Ferries" in lib.sentences("c", [hits[0][0]])[hits[0][0]].text
+    assert len(embedder.batches) == 2  # the article once, the query once: nothing re-embedded
+    lib.close()
+
+
+def test_bad_drafts_are_refused(library: Library) -> None:
+    with pytest.raises(InputError, match="empty"):
+        library.add("c", ArticleDraft(text="   \n"))
+    with pytest.raises(InputError, match="too long"):
+        Library(library.data_dir / "small", library.embedder, max_article_chars=100).add("c", draft(ARTICLE_A))
+    assert library.list("c") == []
+
+
+def test_concurrent_adds_and_questions(library: Library, answerer: Answerer) -> None:
+    library.add("c", draft(ARTICLE_A))
+    errors: list[BaseException] = []
+    texts = [f"Report {n}\nThe committee number {n} met on day {n} and approved budget {n}." for n in range(8)]
+
+    def add(text: str) -> None:
+        try:
+            library.add("c", draft(text))
+        except BaseException as exc:  # collected, so the main thread can fail the test
+            errors.append(exc)
+
+    def ask() -> None:
+        try:
+            for _ in range(5):
+                assert "six weeks" in answerer.ask("c", "How long will the bridge repairs take?").citations[0].text
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=add, args=(t,)) for t in texts] + [threading.Thread(target=ask) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(library.list("c")) == 9
+    assert library.store.sentence_count("c") == 4 + 8 * 2
+    assert len(library.dense_search("c", library.embed_query("committee budget"), 100)) == 20
