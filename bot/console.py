@@ -28,15 +28,17 @@ def handle_line(engine: Engine, collection: str, line: str) -> str | None:
     rest = rest.strip()
     if not line.startswith("/"):
         answer = engine.answerer.ask(collection, line)
-        return render_plain(answer, empty_collection=not engine.library.list(collection))
+        return render_plain(answer, empty_collection=not engine.library.list_articles(collection))
     match command.lower():
         case "/quit" | "/exit":
             return None
         case "/help" | "/start":
             return HELP
         case "/list":
-            articles = engine.library.list(collection)
-            return "\n".join(render_article_list(articles)) if articles else f"{EMPTY_COLLECTION} {EMPTY_HINT}"
+            articles = engine.library.list_articles(collection)
+            return (
+                "\n".join(render_article_list(articles)) if articles else f"{EMPTY_COLLECTION} {EMPTY_HINT}"
+            )
         case "/delete":
             if not rest:
                 return "Which one? /delete N, with N from /list."
@@ -71,7 +73,9 @@ def _add(engine: Engine, collection: str, rest: str) -> str:
 
 def run_console(engine: Engine, collection: str) -> None:
     console = Console(highlight=False)
-    console.print(f"[bold]Verbatim[/bold] · collection [cyan]{escape(collection)}[/cyan] · /help for commands")
+    console.print(
+        f"[bold]Verbatim[/bold] · collection [cyan]{escape(collection)}[/cyan] · /help for commands"
+    )
     while True:
         try:
             line = console.input("[bold green]> [/bold green]")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from bot.settings import Settings
-from index.embedder import SentenceTransformerEmbedder
+from index.embedder import Embedder, SentenceTransformerEmbedder
 from index.library import Library
 from retrieval.pipeline import Answerer
 
@@ -15,9 +15,10 @@ log = logging.getLogger(__name__)
 class Engine:
     """A library and its answerer, opened once per process and shared by every front end."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        """`embedder` lets tests share one loaded model across engines; by default it comes from settings."""
         self.settings = settings
-        embedder = SentenceTransformerEmbedder(
+        embedder = embedder or SentenceTransformerEmbedder(
             settings.model,
             device=settings.device,
             batch_size=settings.embed_batch_size,

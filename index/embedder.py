@@ -126,6 +126,17 @@ class SentenceTransformerEmbedder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """Embed many questions in one batch and remember them (for `ask -` and benchmarks)."""
+        vectors = self.embed(texts)
+        with self._cache_lock:
+            for text, vector in zip(texts, vectors, strict=True):
+                vector.setflags(write=False)
+                self._query_cache[text] = vector
+                if len(self._query_cache) > self._query_cache_size:
+                    self._query_cache.popitem(last=False)
+        return vectors
+
     def embed_query(self, text: str) -> np.ndarray:
         with self._cache_lock:
             cached = self._query_cache.get(text)

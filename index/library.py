@@ -155,7 +155,13 @@ class Library:
             if existing is not None:
                 return AddResult(existing, created=False)
             article, ids, generation = self.store.insert_article(
-                conn, collection, prepared.draft, prepared.article_id, prepared.text_hash, prepared.spans, vectors
+                conn,
+                collection,
+                prepared.draft,
+                prepared.article_id,
+                prepared.text_hash,
+                prepared.spans,
+                vectors,
             )
             crash_point("add:before-commit")
         index = self._vectors.get(collection)
@@ -167,7 +173,7 @@ class Library:
 
     # -- reading and deleting ---------------------------------------------------------------------
 
-    def list(self, collection: str) -> list[Article]:
+    def list_articles(self, collection: str) -> list[Article]:
         return self.store.list_articles(collection)
 
     def get(self, collection: str, article_id: str) -> Article:
@@ -183,7 +189,7 @@ class Library:
         if article is not None:
             return article
         if ref.isdigit():
-            articles = self.list(collection)
+            articles = self.list_articles(collection)
             if 1 <= int(ref) <= len(articles):
                 return articles[int(ref) - 1]
             raise NotFoundError(

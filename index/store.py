@@ -10,6 +10,7 @@ import hashlib
 import sqlite3
 import threading
 import unicodedata
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from index.models import Article, ArticleDraft, Sentence, Span
+from index.text import term_string
 
 SCHEMA_VERSION = "1"
 
@@ -55,18 +57,26 @@ CREATE TABLE IF NOT EXISTS sentences(
     start_char INTEGER NOT NULL,
     end_char INTEGER NOT NULL,
     text TEXT NOT NULL,
+    terms TEXT NOT NULL,
     embedding BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS term_df(
+    collection TEXT NOT NULL,
+    term TEXT NOT NULL,
+    df INTEGER NOT NULL,
+    PRIMARY KEY(collection, term)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sentences_article ON sentences(article_seq, ordinal);
 CREATE INDEX IF NOT EXISTS sentences_collection ON sentences(collection, id);
+-- Indexes the stemmed terms (index.text), so FTS5, idf statistics and ranking agree on what a word is.
 CREATE VIRTUAL TABLE IF NOT EXISTS sentences_fts USING fts5(
-    text, content='sentences', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
+    terms, content='sentences', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
 );
 CREATE TRIGGER IF NOT EXISTS sentences_ai AFTER INSERT ON sentences BEGIN
-    INSERT INTO sentences_fts(rowid, text) VALUES (new.id, new.text);
+    INSERT INTO sentences_fts(rowid, terms) VALUES (new.id, new.terms);
 END;
 CREATE TRIGGER IF NOT EXISTS sentences_ad AFTER DELETE ON sentences BEGIN
-    INSERT INTO sentences_fts(sentences_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    INSERT INTO sentences_fts(sentences_fts, rowid, terms) VALUES ('delete', old.id, old.terms);
 END;
 """
 
@@ -202,14 +212,24 @@ class Store:
             ),
         )
         seq = cursor.lastrowid
-        rows = [
-            (seq, collection, n, s.paragraph, s.start, s.end, draft.text[s.start : s.end], vectors[n].tobytes())
-            for n, s in enumerate(spans)
-        ]
+        rows = []
+        df: Counter[str] = Counter()
+        for n, s in enumerate(spans):
+            sentence = draft.text[s.start : s.end]
+            terms = term_string(sentence)
+            df.update(set(terms.split()))
+            rows.append(
+                (seq, collection, n, s.paragraph, s.start, s.end, sentence, terms, vectors[n].tobytes())
+            )
         conn.executemany(
             "INSERT INTO sentences(article_seq, collection, ordinal, paragraph, start_char, end_char, text,"
-            " embedding) VALUES (?,?,?,?,?,?,?,?)",
+            " terms, embedding) VALUES (?,?,?,?,?,?,?,?,?)",
             rows,
+        )
+        conn.executemany(
+            "INSERT INTO term_df(collection, term, df) VALUES (?,?,?)"
+            " ON CONFLICT(collection, term) DO UPDATE SET df = df + excluded.df",
+            [(collection, term, count) for term, count in df.items()],
         )
         ids = [
             int(r[0])
@@ -231,14 +251,23 @@ class Store:
         )
         return article, ids, generation
 
-    def delete_article(self, conn: sqlite3.Connection, collection: str, article_id: str) -> tuple[list[int], int]:
+    def delete_article(
+        self, conn: sqlite3.Connection, collection: str, article_id: str
+    ) -> tuple[list[int], int]:
         row = conn.execute(
             "SELECT seq FROM articles WHERE collection = ? AND id = ?", (collection, article_id)
         ).fetchone()
         if row is None:
             return [], self.generation(collection)
         seq = int(row["seq"])
-        ids = [int(r[0]) for r in conn.execute("SELECT id FROM sentences WHERE article_seq = ?", (seq,))]
+        rows = conn.execute("SELECT id, terms FROM sentences WHERE article_seq = ?", (seq,)).fetchall()
+        ids = [int(r["id"]) for r in rows]
+        df = Counter(t for r in rows for t in set(r["terms"].split()))
+        conn.executemany(
+            "UPDATE term_df SET df = df - ? WHERE collection = ? AND term = ?",
+            [(count, collection, term) for term, count in df.items()],
+        )
+        conn.execute("DELETE FROM term_df WHERE collection = ? AND df <= 0", (collection,))
         conn.execute("DELETE FROM sentences WHERE article_seq = ?", (seq,))
         conn.execute("DELETE FROM articles WHERE seq = ?", (seq,))
         return ids, self._bump(conn, collection)
@@ -269,9 +298,7 @@ class Store:
 
     # -- sentences --------------------------------------------------------------------------------
 
-    _SENTENCE_COLUMNS = (
-        "s.id, a.id AS article_id, s.ordinal, s.paragraph, s.start_char, s.end_char, s.text"
-    )
+    _SENTENCE_COLUMNS = "s.id, a.id AS article_id, s.ordinal, s.paragraph, s.start_char, s.end_char, s.text"
 
     def sentences_by_id(self, collection: str, ids: Sequence[int]) -> dict[int, Sentence]:
         """Only sentences that still exist in `collection`: a stale vector id can never come back."""
@@ -304,6 +331,24 @@ class Store:
             ).fetchall()
         return [_sentence(r) for r in rows]
 
+    def paragraph_sentences(
+        self, collection: str, keys: Sequence[tuple[str, int]], dim: int
+    ) -> list[tuple[Sentence, np.ndarray]]:
+        """Every sentence (with its vector) of the given (article id, paragraph) pairs: ranking context."""
+        if not keys:
+            return []
+        values = ",".join("(?,?)" for _ in keys)
+        flat = [x for key in keys for x in key]
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {self._SENTENCE_COLUMNS}, s.embedding FROM sentences s"
+                " JOIN articles a ON a.seq = s.article_seq"
+                f" WHERE a.collection = ? AND (a.id, s.paragraph) IN (VALUES {values})"
+                " ORDER BY s.id",
+                (collection, *flat),
+            ).fetchall()
+        return [(_sentence(r), np.frombuffer(r["embedding"], dtype=np.float32, count=dim)) for r in rows]
+
     def embeddings(self, collection: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
         """All (ids, vectors) of a collection, for rebuilding its FAISS index."""
         with self._lock:
@@ -320,14 +365,28 @@ class Store:
         marks = ",".join("?" * len(ids))
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT id, embedding FROM sentences WHERE collection = ? AND id IN ({marks})", (collection, *ids)
+                f"SELECT id, embedding FROM sentences WHERE collection = ? AND id IN ({marks})",
+                (collection, *ids),
             ).fetchall()
         return {int(r[0]): np.frombuffer(r[1], dtype=np.float32, count=dim) for r in rows}
 
     def sentence_count(self, collection: str) -> int:
         with self._lock:
-            row = self._conn.execute("SELECT COUNT(*) FROM sentences WHERE collection = ?", (collection,)).fetchone()
+            row = self._conn.execute(
+                "SELECT COUNT(*) FROM sentences WHERE collection = ?", (collection,)
+            ).fetchone()
         return int(row[0])
+
+    def document_frequencies(self, collection: str, terms: Sequence[str]) -> dict[str, int]:
+        if not terms:
+            return {}
+        marks = ",".join("?" * len(terms))
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT term, df FROM term_df WHERE collection = ? AND term IN ({marks})",
+                (collection, *terms),
+            ).fetchall()
+        return {r["term"]: int(r["df"]) for r in rows}
 
     def lexical_search(self, collection: str, match_query: str, limit: int) -> list[LexicalHit]:
         """BM25 over sentences of one collection. `match_query` is an FTS5 query built by the caller."""

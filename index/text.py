@@ -1,10 +1,15 @@
-"""Word handling shared by lexical search and ranking: tokens, stopwords, a light stemmer."""
+"""Words as search terms: one tokenizer and stemmer shared by the FTS5 index, idf statistics and ranking,
+so a question's terms always match the stored ones."""
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+
+import Stemmer
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+_STEMMER = Stemmer.Stemmer("english")
 
 STOPWORDS = frozenset(
     """a an the and or but if of at by for with about against between into through during before after
@@ -13,7 +18,7 @@ STOPWORDS = frozenset(
     will just don should now is are was were be been being have has had having do does did doing would
     could might must shall may i me my myself we our ours ourselves you your yours yourself yourselves he
     him his himself she her hers herself it its itself they them their theirs themselves what which who
-    whom this that these those am as until while also did does what's who's whose many much""".split()
+    whom this that these those am as until while also what's who's whose many much""".split()
 )
 
 
@@ -21,34 +26,25 @@ def words(text: str) -> list[str]:
     return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
 
 
+@lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
-    """A deliberately small suffix stripper: enough to match cancel/cancelled/cancellation."""
-    for suffix in ("ational", "ations", "ation", "ings", "ing", "edly", "ed", "ies", "es", "s", "ly"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)]
-            break
-    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiou":
-        word = word[:-1]  # cancell -> cancel
-    return word
+    return str(_STEMMER.stemWord(word.removesuffix("'s")))
+
+
+def is_content_word(word: str) -> bool:
+    return word.isdigit() or (len(word) > 1 and word not in STOPWORDS)
 
 
 def content_terms(text: str) -> list[str]:
     """Stemmed words that carry meaning, in order, without repeats."""
-    seen: dict[str, None] = {}
-    for word in words(text):
-        if word not in STOPWORDS and len(word) > 1 or word.isdigit():
-            seen.setdefault(stem(word), None)
-    return list(seen)
+    return list(dict.fromkeys(stem(w) for w in words(text) if is_content_word(w)))
+
+
+def term_string(text: str) -> str:
+    """What the FTS5 index stores for a sentence: its stemmed content words (repeats kept, for bm25)."""
+    return " ".join(stem(w) for w in words(text) if is_content_word(w))
 
 
 def fts_query(text: str) -> str:
-    """An FTS5 MATCH expression: any of the question's content words (quoted, so never FTS syntax)."""
-    terms = []
-    seen = set()
-    for word in words(text):
-        if (word in STOPWORDS or len(word) < 2) and not word.isdigit():
-            continue
-        if word not in seen:
-            seen.add(word)
-            terms.append('"' + word.replace('"', "") + '"')
-    return " OR ".join(terms)
+    """An FTS5 MATCH expression: any of the question's terms, quoted so they are never FTS syntax."""
+    return " OR ".join('"' + t.replace('"', "") + '"' for t in content_terms(text))

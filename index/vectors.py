@@ -57,7 +57,9 @@ class VectorIndex:
         self.kind = kind
 
     @classmethod
-    def build(cls, model: str, dim: int, generation: int, ids: np.ndarray, vectors: np.ndarray) -> VectorIndex:
+    def build(
+        cls, model: str, dim: int, generation: int, ids: np.ndarray, vectors: np.ndarray
+    ) -> VectorIndex:
         index, kind = _new_index(dim, len(ids))
         if len(ids):
             index.add_with_ids(vectors, ids)
@@ -68,7 +70,9 @@ class VectorIndex:
 
     def add(self, ids: list[int], vectors: np.ndarray, generation: int) -> None:
         if ids:
-            self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+            self._index.add_with_ids(
+                np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
+            )
         self.generation = generation
 
     def remove(self, ids: list[int], generation: int) -> bool:
@@ -83,7 +87,9 @@ class VectorIndex:
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         if len(self) == 0 or k <= 0:
             return []
-        scores, ids = self._index.search(query.reshape(1, -1).astype(np.float32, copy=False), min(k, len(self)))
+        scores, ids = self._index.search(
+            query.reshape(1, -1).astype(np.float32, copy=False), min(k, len(self))
+        )
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
 
     # -- persistence ------------------------------------------------------------------------------

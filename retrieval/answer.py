@@ -8,12 +8,12 @@ from collections.abc import Mapping, Sequence
 from index.models import Article
 from retrieval.models import Answer, Citation
 from retrieval.ranking import Scored
+from retrieval.weights import MIN_CONFIDENCE
 
 log = logging.getLogger(__name__)
 
-MIN_CONFIDENCE = 0.5
-# A second or third sentence is quoted only when it scores nearly as well as the best one.
-SUPPORT_MARGIN = 0.06
+# A second or third sentence is quoted only when the ranker finds it nearly as likely as the best one.
+SUPPORT_RATIO = 0.5
 
 
 def refusal(question: str, confidence: float = 0.0) -> Answer:
@@ -29,34 +29,36 @@ def compose_answer(
     ranked: Sequence[Scored],
     articles: Mapping[str, Article],
     *,
+    confidence: float,
     max_citations: int = 3,
     min_confidence: float = MIN_CONFIDENCE,
 ) -> Answer:
-    if not ranked or ranked[0].confidence < min_confidence:
-        return refusal(question, ranked[0].confidence if ranked else 0.0)
+    """Quote the best sentence, and up to two more that are nearly as likely, if `confidence` allows."""
+    if not ranked or confidence < min_confidence:
+        return refusal(question, confidence)
     top = ranked[0]
     chosen = [top]
     for item in ranked[1:]:
         if len(chosen) >= max_citations:
             break
-        if item.confidence >= min_confidence and item.score >= top.score - SUPPORT_MARGIN:
-            if all(item.candidate.sentence.text != c.candidate.sentence.text for c in chosen):
-                chosen.append(item)
+        close_enough = item.confidence >= top.confidence * SUPPORT_RATIO
+        if close_enough and all(item.context.sentence.text != c.context.sentence.text for c in chosen):
+            chosen.append(item)
     citations = [c for c in (_citation(item, articles) for item in chosen) if c is not None]
     citations = merge_adjacent(citations, articles)
     if not citations:
-        return refusal(question, top.confidence)
+        return refusal(question, confidence)
     return Answer(
         question=question,
         answered=True,
         answer=" … ".join(c.text for c in citations),
         citations=citations,
-        confidence=top.confidence,
+        confidence=confidence,
     )
 
 
 def _citation(item: Scored, articles: Mapping[str, Article]) -> Citation | None:
-    sentence = item.candidate.sentence
+    sentence = item.context.sentence
     article = articles.get(sentence.article_id)
     if article is None:
         return None
@@ -67,7 +69,7 @@ def _citation(item: Scored, articles: Mapping[str, Article]) -> Citation | None:
         start=sentence.start,
         end=sentence.end,
         text=sentence.text,
-        score=item.score,
+        score=item.confidence,
         ordinal=sentence.ordinal,
         sentence_count=article.sentence_count,
         published=article.published,

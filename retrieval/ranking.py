@@ -1,59 +1,55 @@
-"""Score candidate sentences for a question. Pure: candidates in, ranked candidates out."""
+"""Score candidate sentences for a question with a linear model over `features`. Pure."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from index.models import Sentence
-from retrieval.text import content_terms
+from retrieval.features import FEATURE_NAMES, CandidateContext, QuestionInfo, features
+from retrieval.weights import BIAS, WEIGHTS
 
 
 @dataclass(frozen=True)
-class Candidate:
-    sentence: Sentence
-    dense: float  # cosine similarity between question and sentence
-    bm25: float | None = None  # FTS5 bm25 (more negative = better); None when not a lexical hit
+class LinearModel:
+    weights: Mapping[str, float]
+    bias: float
+
+    def logit(self, values: Sequence[float]) -> float:
+        return self.bias + sum(self.weights.get(n, 0.0) * v for n, v in zip(FEATURE_NAMES, values, strict=True))
+
+
+DEFAULT_MODEL = LinearModel(WEIGHTS, BIAS)
+
 
 
 @dataclass(frozen=True)
 class Scored:
-    candidate: Candidate
-    score: float
-    confidence: float
+    context: CandidateContext
+    score: float  # the model's score (higher is better; comparable within one question)
+    confidence: float  # this sentence's share of the softmax over all candidates
+    features: tuple[float, ...] = ()
+
+    @property
+    def sentence_id(self) -> int:
+        return self.context.sentence.id
 
 
-@dataclass(frozen=True)
-class RankerWeights:
-    overlap: float = 0.25
-    bm25: float = 0.10
-    threshold: float = 0.50  # score at which confidence is 0.5
-    steepness: float = 12.0
+def feature_matrix(q: QuestionInfo, contexts: Sequence[CandidateContext]) -> list[list[float]]:
+    best_dense = max((c.dense for c in contexts), default=0.0)
+    best_bm25 = min((c.bm25 for c in contexts if c.bm25 is not None), default=0.0)
+    return [features(q, c, best_dense, best_bm25) for c in contexts]
 
 
-DEFAULT_WEIGHTS = RankerWeights()
-
-
-def term_overlap(question_terms: Sequence[str], sentence_text: str) -> float:
-    if not question_terms:
-        return 0.0
-    present = set(content_terms(sentence_text))
-    return sum(1 for t in question_terms if t in present) / len(question_terms)
-
-
-def rank(question: str, candidates: Sequence[Candidate], weights: RankerWeights = DEFAULT_WEIGHTS) -> list[Scored]:
-    terms = content_terms(question)
-    best_bm25 = min((c.bm25 for c in candidates if c.bm25 is not None), default=0.0)
-    scored = []
-    for candidate in candidates:
-        bm25_rel = candidate.bm25 / best_bm25 if candidate.bm25 is not None and best_bm25 < 0 else 0.0
-        score = (
-            candidate.dense
-            + weights.overlap * term_overlap(terms, candidate.sentence.text)
-            + weights.bm25 * bm25_rel
-        )
-        confidence = 1.0 / (1.0 + math.exp(-weights.steepness * (score - weights.threshold)))
-        scored.append(Scored(candidate, score, confidence))
-    scored.sort(key=lambda s: (-s.score, s.candidate.sentence.id))
+def rank(q: QuestionInfo, contexts: Sequence[CandidateContext], model: LinearModel = DEFAULT_MODEL) -> list[Scored]:
+    matrix = feature_matrix(q, contexts)
+    scores = [model.logit(values) for values in matrix]
+    top = max(scores, default=0.0)
+    shares = [math.exp(s - top) for s in scores]
+    total = sum(shares) or 1.0
+    scored = [
+        Scored(context, score, share / total, tuple(values))
+        for context, score, share, values in zip(contexts, scores, shares, matrix, strict=True)
+    ]
+    scored.sort(key=lambda s: (-s.score, s.sentence_id))
     return scored

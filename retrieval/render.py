@@ -51,7 +51,9 @@ def render_html(answer: Answer, *, empty_collection: bool = False) -> str:
         if empty_collection:
             return f"{escape(EMPTY_COLLECTION)}\n{escape(EMPTY_HINT)}"
         return f"{escape(NO_ANSWER)}\n<i>{escape(NO_ANSWER_HINT)}</i>"
-    quotes = [f"<blockquote>{escape(c.text)} [{n}]</blockquote>" for n, c in enumerate(answer.citations, start=1)]
+    quotes = [
+        f"<blockquote>{escape(c.text)} [{n}]</blockquote>" for n, c in enumerate(answer.citations, start=1)
+    ]
     sources = [f"[{n}] {html_source(c)}" for n, c in enumerate(answer.citations, start=1)]
     return "\n".join(quotes) + "\n" + "\n".join(sources)
 

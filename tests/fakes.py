@@ -6,7 +6,7 @@ import hashlib
 
 import numpy as np
 
-from retrieval.text import words
+from index.text import words
 
 
 class HashingEmbedder:

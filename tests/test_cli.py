@@ -11,10 +11,17 @@ import pytest
 from tests.conftest import ROOT, SEED_ARTICLE, VERBATIM, verbatim_env
 
 
-def run(data_dir: Path, *args: str, stdin: str | bytes | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+def run(
+    data_dir: Path, *args: str, stdin: str | bytes | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
     data = stdin.encode() if isinstance(stdin, str) else stdin
     proc = subprocess.run(
-        [*VERBATIM, *args], input=data, capture_output=True, cwd=ROOT, env=verbatim_env(data_dir, **env), timeout=180
+        [*VERBATIM, *args],
+        input=data,
+        capture_output=True,
+        cwd=ROOT,
+        env=verbatim_env(data_dir, **env),
+        timeout=180,
     )
     return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode(), proc.stderr.decode())
 
@@ -54,7 +61,13 @@ def test_readable_answer_and_refusal(seeded: Path) -> None:
 
 
 def test_ask_json_reads_questions_from_stdin(seeded: Path) -> None:
-    result = run(seeded, "ask", "--json", "-", stdin="Who is Gallant meeting in Washington?\n\nWhat did the senior Israeli official say?\n")
+    result = run(
+        seeded,
+        "ask",
+        "--json",
+        "-",
+        stdin="Who is Gallant meeting in Washington?\n\nWhat did the senior Israeli official say?\n",
+    )
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["question"] for line in lines] == [
         "Who is Gallant meeting in Washington?",
@@ -71,7 +84,14 @@ def test_adding_again_says_it_is_already_there(seeded: Path) -> None:
 
 
 def test_collections_from_the_command_line(tmp_path: Path) -> None:
-    run(tmp_path, "--collection", "one", "add", "-", stdin="Alpha team wins\nThe alpha team won the cup in May.")
+    run(
+        tmp_path,
+        "--collection",
+        "one",
+        "add",
+        "-",
+        stdin="Alpha team wins\nThe alpha team won the cup in May.",
+    )
     run(tmp_path, "add", "--collection", "two", "-", stdin="Beta lab opens\nThe beta lab opened in June.")
     assert "Alpha team wins" in run(tmp_path, "list", "-c", "one").stdout
     assert "Alpha" not in run(tmp_path, "list", "-c", "two").stdout
@@ -83,8 +103,10 @@ def test_jsonl_bulk_add_reports_bad_lines_and_keeps_the_rest(tmp_path: Path) -> 
     jsonl.write_text(
         json.dumps({"id": "a1", "title": "Rain", "text": "Heavy rain flooded the valley on Sunday."}) + "\n"
         "{not json}\n"
-        + json.dumps({"title": "No text"}) + "\n"
-        + json.dumps({"title": "Snow", "text": "Snow closed the mountain pass.", "url": "https://e.com/snow"}) + "\n"
+        + json.dumps({"title": "No text"})
+        + "\n"
+        + json.dumps({"title": "Snow", "text": "Snow closed the mountain pass.", "url": "https://e.com/snow"})
+        + "\n"
     )
     result = run(tmp_path, "add", "--jsonl", str(jsonl))
     assert result.returncode == 1
@@ -92,7 +114,7 @@ def test_jsonl_bulk_add_reports_bad_lines_and_keeps_the_rest(tmp_path: Path) -> 
     assert "line 3: `text` is missing" in result.stderr
     assert "Added 2 articles" in result.stdout and "2 failed" in result.stdout
     listing = run(tmp_path, "list", "--json").stdout.splitlines()
-    assert [json.loads(x)["id"] for x in listing][0] == "a1"
+    assert json.loads(listing[0])["id"] == "a1"
     assert json.loads(listing[1])["url"] == "https://e.com/snow"
 
 
@@ -101,11 +123,17 @@ def test_jsonl_bulk_add_reports_bad_lines_and_keeps_the_rest(tmp_path: Path) -> 
     [
         ("empty.txt", b"  \n\n ", "is empty"),
         ("binary.txt", bytes(range(256)) * 10, "binary"),
-        ("latin1.txt", "Caf\xe9 society thrives.".encode("latin-1"), "not valid UTF-8 (byte 0xe9 at offset 3)"),
+        (
+            "latin1.txt",
+            "Caf\xe9 society thrives.".encode("latin-1"),
+            "not valid UTF-8 (byte 0xe9 at offset 3)",
+        ),
         ("photo.png", b"\x89PNG\r\n\x1a\n", "not .png"),
     ],
 )
-def test_bad_files_get_a_clear_error_and_change_nothing(tmp_path: Path, name: str, content: bytes, message: str) -> None:
+def test_bad_files_get_a_clear_error_and_change_nothing(
+    tmp_path: Path, name: str, content: bytes, message: str
+) -> None:
     path = tmp_path / name
     path.write_bytes(content)
     good = tmp_path / "good.txt"

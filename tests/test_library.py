@@ -38,7 +38,9 @@ def test_stored_sentences_are_the_article_text_at_their_offsets(library: Library
         assert ARTICLE_A[s.start : s.end] == s.text
 
 
-_words = st.sampled_from(["Rain", "fell.", "Dr.", "U.S.", "3.5", "on", "Jan.", "“Yes,”", "he", "said.", "\n", "é"])
+_words = st.sampled_from(
+    ["Rain", "fell.", "Dr.", "U.S.", "3.5", "on", "Jan.", "“Yes,”", "he", "said.", "\n", "é"]
+)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -69,8 +71,8 @@ def test_answers_quote_the_right_sentence(library: Library, answerer: Answerer) 
 def test_collections_never_see_each_other(library: Library, answerer: Answerer) -> None:
     library.add("alpha", draft(ARTICLE_A))
     library.add("beta", draft(ARTICLE_B))
-    assert [a.title for a in library.list("alpha")] == ["Harbour bridge closes for repairs"]
-    assert [a.title for a in library.list("beta")] == ["Orchestra names new conductor"]
+    assert [a.title for a in library.list_articles("alpha")] == ["Harbour bridge closes for repairs"]
+    assert [a.title for a in library.list_articles("beta")] == ["Orchestra names new conductor"]
     answer = answerer.ask("beta", "Why was the harbour bridge closed?")
     assert all("bridge" not in c.text for c in answer.citations)
     assert answerer.ask("alpha", "Who is the new conductor of the orchestra?").answered is False
@@ -83,7 +85,7 @@ def test_same_text_or_url_is_not_added_twice(library: Library) -> None:
     assert not again.created and again.article.id == first.article.id
     same_url = library.add("c", draft(ARTICLE_B, url="https://example.com/bridge"))
     assert not same_url.created
-    assert len(library.list("c")) == 1
+    assert len(library.list_articles("c")) == 1
     # Another collection may hold its own copy.
     assert library.add("other", draft(ARTICLE_A)).created
 
@@ -108,9 +110,9 @@ def test_delete_removes_sentences_from_every_index(
     library.close()
     reopened = Library(library.data_dir, library.embedder)
     try:
-        assert [x.title for x in reopened.list("c")] == ["Orchestra names new conductor"]
+        assert [x.title for x in reopened.list_articles("c")] == ["Orchestra names new conductor"]
         hits = reopened.dense_search("c", reopened.embed_query("bridge repairs"), 10)
-        assert {reopened.sentences("c", [i])[i].article_id for i, _ in hits} == {reopened.list("c")[0].id}
+        assert {reopened.sentences("c", [i])[i].article_id for i, _ in hits} == {reopened.list_articles("c")[0].id}
     finally:
         reopened.close()
 
@@ -151,14 +153,18 @@ def test_bad_drafts_are_refused(library: Library) -> None:
     with pytest.raises(InputError, match="empty"):
         library.add("c", ArticleDraft(text="   \n"))
     with pytest.raises(InputError, match="too long"):
-        Library(library.data_dir / "small", library.embedder, max_article_chars=100).add("c", draft(ARTICLE_A))
-    assert library.list("c") == []
+        Library(library.data_dir / "small", library.embedder, max_article_chars=100).add(
+            "c", draft(ARTICLE_A)
+        )
+    assert library.list_articles("c") == []
 
 
 def test_concurrent_adds_and_questions(library: Library, answerer: Answerer) -> None:
     library.add("c", draft(ARTICLE_A))
     errors: list[BaseException] = []
-    texts = [f"Report {n}\nThe committee number {n} met on day {n} and approved budget {n}." for n in range(8)]
+    texts = [
+        f"Report {n}\nThe committee number {n} met on day {n} and approved budget {n}." for n in range(8)
+    ]
 
     def add(text: str) -> None:
         try:
@@ -169,16 +175,21 @@ def test_concurrent_adds_and_questions(library: Library, answerer: Answerer) -> 
     def ask() -> None:
         try:
             for _ in range(5):
-                assert "six weeks" in answerer.ask("c", "How long will the bridge repairs take?").citations[0].text
+                assert (
+                    "six weeks"
+                    in answerer.ask("c", "How long will the bridge repairs take?").citations[0].text
+                )
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=add, args=(t,)) for t in texts] + [threading.Thread(target=ask) for _ in range(3)]
+    threads = [threading.Thread(target=add, args=(t,)) for t in texts] + [
+        threading.Thread(target=ask) for _ in range(3)
+    ]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert errors == []
-    assert len(library.list("c")) == 9
+    assert len(library.list_articles("c")) == 9
     assert library.store.sentence_count("c") == 4 + 8 * 2
     assert len(library.dense_search("c", library.embed_query("committee budget"), 100)) == 20

@@ -1,0 +1,180 @@
+"""Features of a (question, candidate sentence) pair for the learned ranker. Pure functions.
+
+Each feature is something a careful reader would check: does the sentence mean the same (dense), share
+the rare words (idf overlap) and their order (bigrams), sit in a paragraph about the question (context),
+and hold the kind of thing asked for (a date for "when", a number for "how many", a name for "who")?
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from index.models import Sentence
+from index.text import content_terms, term_string, words
+
+FEATURE_NAMES = (
+    "dense",
+    "dense_gap",
+    "dense_rank",
+    "bm25_rel",
+    "bm25_rank",
+    "idf_overlap",
+    "idf_missing",
+    "max_missing_idf",
+    "bigram",
+    "context_idf_overlap",
+    "title_idf_overlap",
+    "prev_dense",
+    "next_dense",
+    "prev_idf_overlap",
+    "next_idf_overlap",
+    "window_idf_overlap",
+    "anaphor",
+    "anaphor_prev_overlap",
+    "paragraph_dense",
+    "novel_terms",
+    "length",
+    "cue_time",
+    "cue_number",
+    "cue_name",
+    "cue_reason",
+)
+
+_YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b")
+_MONTH = re.compile(
+    r"\b(January|February|March|April|May|June|July|August|September|October|November|December|"
+    r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Monday|Tuesday|Wednesday|Thursday|Friday|"
+    r"Saturday|Sunday|century|centuries|decade|BC|AD)\b"
+)
+_NUMBER = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"hundred|thousand|million|billion|trillion|dozen|half|percent)\b",
+    re.IGNORECASE,
+)
+_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’-]+")
+# A sentence that leans on the one before ("It was first proved in 1962") answers questions whose
+# words sit in that previous sentence.
+_ANAPHOR = re.compile(
+    r"^[\"“'(]*(It|Its|This|These|That|Those|They|Their|Them|He|She|His|Her|Such|Both|The latter|The former|"
+    r"There|Here|Most|Some|Many|Each|All|Another|Other|However|Also|In addition|Thus|Therefore)\b"
+)
+_REASON = re.compile(
+    r"\b(because|due to|owing to|in order to|so that|in protest|as a result|in response|reason|since|"
+    r"after|caused|led to|thanks to|amid)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class QuestionInfo:
+    text: str
+    terms: tuple[str, ...]
+    idf: Mapping[str, float]
+    kind: str  # time | number | name | reason | other
+    words: frozenset[str]
+    bigrams: frozenset[tuple[str, str]]
+
+    @property
+    def total_idf(self) -> float:
+        return sum(self.idf.values()) or 1.0
+
+
+@dataclass(frozen=True)
+class CandidateContext:
+    sentence: Sentence
+    title: str
+    dense: float
+    dense_rank: int | None
+    bm25: float | None
+    bm25_rank: int | None
+    prev_dense: float  # the previous / next sentence of the same paragraph (0 when none)
+    next_dense: float
+    paragraph_dense: float
+    context_terms: frozenset[str]  # the terms of the sentence's paragraph
+    prev_terms: frozenset[str]
+    next_terms: frozenset[str]
+
+
+def question_kind(question: str) -> str:
+    q = question.lower()
+    if re.search(r"\bhow (many|much|long|far|old|large|big|tall|high)\b|\bwhat (percentage|number|amount)\b", q):
+        return "number"
+    if re.search(r"\bwhen\b|\bwhat (year|date|day|month|time|century|decade|period)\b|\bwhich (year|century)\b", q):
+        return "time"
+    if re.search(r"\bwho(m|se)?\b|\bwhat (is the name|was the name)\b|\bwhere\b|\bwhich (city|country|team|company)\b", q):
+        return "name"
+    if re.search(r"\bwhy\b|\bwhat (caused|led|was the reason)\b|\breason\b", q):
+        return "reason"
+    return "other"
+
+
+def idf_weights(terms: Sequence[str], df: Mapping[str, int], n_sentences: int) -> dict[str, float]:
+    """BM25's idf: rare words weigh more; a word absent from the collection weighs most."""
+    n = max(n_sentences, 1)
+    return {t: math.log(1.0 + (n - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5)) for t in terms}
+
+
+def question_info(question: str, df: Mapping[str, int], n_sentences: int) -> QuestionInfo:
+    terms = tuple(content_terms(question))
+    stems = term_string(question).split()
+    return QuestionInfo(
+        text=question,
+        terms=terms,
+        idf=idf_weights(terms, df, n_sentences),
+        kind=question_kind(question),
+        words=frozenset(words(question)),
+        bigrams=frozenset(zip(stems, stems[1:], strict=False)),
+    )
+
+
+def _weighted_overlap(q: QuestionInfo, present: frozenset[str] | set[str]) -> float:
+    return sum(w for t, w in q.idf.items() if t in present) / q.total_idf
+
+
+def _has_new_name(text: str, q: QuestionInfo) -> bool:
+    return any(m.group(0).lower() not in q.words for m in _CAPITALISED.finditer(text))
+
+
+def features(q: QuestionInfo, c: CandidateContext, best_dense: float, best_bm25: float) -> list[float]:
+    text = c.sentence.text
+    stems = term_string(text).split()
+    sentence_terms = set(stems)
+    overlap = _weighted_overlap(q, sentence_terms)
+    context_overlap = _weighted_overlap(q, c.context_terms | sentence_terms)
+    bigrams = set(zip(stems, stems[1:], strict=False))
+    novel = [t for t in sentence_terms if t not in q.idf]
+    prev_overlap = _weighted_overlap(q, c.prev_terms)
+    anaphor = float(bool(_ANAPHOR.match(text)))
+    covered = c.context_terms | sentence_terms
+    top_idf = max(q.idf.values(), default=0.0) or 1.0
+    missing_idf = max((w for t, w in q.idf.items() if t not in covered), default=0.0) / top_idf
+    return [
+        c.dense,
+        c.dense - best_dense,
+        1.0 / (1 + c.dense_rank) if c.dense_rank is not None else 0.0,
+        c.bm25 / best_bm25 if c.bm25 is not None and best_bm25 < 0 else 0.0,
+        1.0 / (1 + c.bm25_rank) if c.bm25_rank is not None else 0.0,
+        overlap,
+        1.0 - context_overlap,
+        missing_idf,
+        len(q.bigrams & bigrams) / len(q.bigrams) if q.bigrams else 0.0,
+        context_overlap,
+        _weighted_overlap(q, set(content_terms(c.title))),
+        c.prev_dense,
+        c.next_dense,
+        prev_overlap,
+        _weighted_overlap(q, c.next_terms),
+        _weighted_overlap(q, c.prev_terms | c.next_terms | sentence_terms),
+        anaphor,
+        anaphor * prev_overlap,
+        c.paragraph_dense,
+        len(novel) / max(len(sentence_terms), 1),
+        math.log1p(len(stems)),
+        float(q.kind == "time" and bool(_YEAR.search(text) or _MONTH.search(text))),
+        float(q.kind == "number" and bool(_NUMBER.search(text))),
+        float(q.kind == "name" and _has_new_name(text, q)),
+        float(q.kind == "reason" and bool(_REASON.search(text))),
+    ]
