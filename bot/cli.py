@@ -87,9 +87,7 @@ def _read_stdin_text() -> str:
 # -- add ------------------------------------------------------------------------------------------
 
 
-def _drafts_from_args(
-    paths: list[str], settings: Settings, errors: list[str]
-) -> Iterator[ArticleDraft]:
+def _drafts_from_args(paths: list[str], settings: Settings, errors: list[str]) -> Iterator[ArticleDraft]:
     from index.ingest import draft_from_file, draft_from_text
 
     for item in paths:
@@ -125,8 +123,12 @@ def _drafts_from_jsonl(path: str, settings: Settings, errors: list[str]) -> Iter
 
 @app.command()
 def add(
-    paths: Annotated[Optional[list[str]], typer.Argument(help="Files (.txt, .md, .html), URLs, or - for stdin.")] = None,  # noqa: UP045
-    jsonl: Annotated[Optional[str], typer.Option("--jsonl", help="JSONL file: id?, title, text, url? a line.")] = None,  # noqa: UP045
+    paths: Annotated[
+        list[str] | None, typer.Argument(help="Files (.txt, .md, .html), URLs, or - for stdin.")
+    ] = None,
+    jsonl: Annotated[
+        str | None, typer.Option("--jsonl", help="JSONL file: id?, title, text, url? a line.")
+    ] = None,
     data_dir: DataDir = None,
     collection: Collection = None,
 ) -> None:
@@ -149,8 +151,13 @@ def add(
         results: list[AddResult] = []
         bulk = (total or 0) > 1 or total is None
         with Progress(
-            TextColumn("Adding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            transient=True, disable=not bulk or not sys.stderr.isatty(), console=_stderr_console(),
+            TextColumn("Adding"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            transient=True,
+            disable=not bulk or not sys.stderr.isatty(),
+            console=_stderr_console(),
         ) as progress:
             task = progress.add_task("add", total=total)
             for result in engine.library.add_many(name, drafts):
@@ -195,7 +202,11 @@ def _report_summary(results: list[AddResult], errors: list[str]) -> None:
 
 
 @app.command("list")
-def list_articles(data_dir: DataDir = None, collection: Collection = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def list_articles(
+    data_dir: DataDir = None,
+    collection: Collection = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
     """Numbered list of the collection's articles."""
     from index.library import DB_NAME
     from index.store import Store
@@ -236,7 +247,9 @@ def delete(
 
 @app.command()
 def ask(
-    question: Annotated[str, typer.Argument(help="The question, or - to read one question a line from stdin.")],
+    question: Annotated[
+        str, typer.Argument(help="The question, or - to read one question a line from stdin.")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (one object a line for -).")] = False,
     data_dir: DataDir = None,
     collection: Collection = None,
@@ -250,7 +263,7 @@ def ask(
         questions: Iterator[str] = (
             (line.strip() for line in sys.stdin if line.strip()) if question == "-" else iter([question])
         )
-        empty = not engine.library.list(name)
+        empty = not engine.library.list_articles(name)
         for q in questions:
             answer = engine.answerer.ask(name, q)
             if as_json:
@@ -271,6 +284,29 @@ def chat(data_dir: DataDir = None, collection: Collection = None) -> None:
         run_console(_engine(data_dir), _collection(collection))
     except VerbatimError as exc:
         raise _fail(exc) from None
+
+
+@app.command()
+def serve(data_dir: DataDir = None) -> None:
+    """Run the Telegram bot: long polling, or a webhook when VERBATIM_WEBHOOK_URL is set."""
+    from bot.telegram.serve import NO_TOKEN
+    from bot.telegram.serve import serve as serve_bot
+
+    settings = _settings(data_dir)
+    if settings.telegram_token is None or not settings.telegram_token.get_secret_value().strip():
+        typer.echo(NO_TOKEN, err=True)  # before loading anything: the usual first-run mistake
+        raise typer.Exit(1)
+    try:
+        from bot.runtime import Engine
+
+        engine = Engine(settings)
+    except VerbatimError as exc:
+        raise _fail(exc) from None
+    try:
+        status = serve_bot(settings, engine)
+    finally:
+        engine.close()
+    raise typer.Exit(status)
 
 
 def run() -> None:
