@@ -10,23 +10,23 @@ The first run indexes the articles into bench/.cache (a few minutes on 2 cores);
 from __future__ import annotations
 
 import argparse
-import math
+import itertools
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import CACHE, EVAL, Timer, machine, normalise, paragraph_ranges, read_jsonl  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from index.embedder import SentenceTransformerEmbedder  # noqa: E402
-from index.library import Library  # noqa: E402
-from index.models import ArticleDraft  # noqa: E402
-from retrieval.features import FEATURE_NAMES, CandidateContext, QuestionInfo  # noqa: E402
-from retrieval.pipeline import Answerer  # noqa: E402
-from retrieval.ranking import feature_matrix  # noqa: E402
+from bench.common import CACHE, EVAL, Timer, machine, normalise, paragraph_ranges, read_jsonl
+from bot.settings import Settings
+from index.embedder import SentenceTransformerEmbedder
+from index.library import Library
+from index.models import ArticleDraft
+from retrieval.features import FEATURE_NAMES, CandidateContext, QuestionInfo
+from retrieval.pipeline import Answerer
+from retrieval.ranking import feature_matrix
 
 SQUAD = EVAL / "squad-v1.1-dev"
 SQUAD2 = EVAL / "squad-v2.0-unanswerable"
@@ -66,7 +66,9 @@ def load_collection(library: Library, name: str, path: Path) -> dict[str, str]:
     articles = list(read_jsonl(path))
     if not library.list_articles(name):
         with Timer() as t:
-            drafts = (ArticleDraft(id=a["id"], title=a["title"], text=a["text"], url=a.get("url")) for a in articles)
+            drafts = (
+                ArticleDraft(id=a["id"], title=a["title"], text=a["text"], url=a.get("url")) for a in articles
+            )
             for _ in library.add_many(name, drafts):
                 pass
         print(f"indexed {name}: {len(articles)} articles in {t.seconds:.0f} s")
@@ -182,7 +184,7 @@ def fit_listwise(pools: list[Pool], l2: float = 1e-3) -> Any:
     def loss(w: Any) -> tuple[float, Any]:
         scores = x @ w
         total, grad = 0.0, np.zeros_like(w)
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        for a, b in itertools.pairwise(bounds):
             e = np.exp(scores[a:b] - scores[a:b].max())
             z, hit = e.sum(), hits[a:b]
             z_hit = e[hit].sum()
@@ -232,7 +234,9 @@ def tune(train: list[Pool], negatives: list[Pool]) -> None:
     threshold = probabilities[int(len(probabilities) * (1 - ANSWER_RATE))]
     write_weights(ranker, b, answer_weights, ba, threshold)
     reload_weights()
-    print(f"answerability fitted on {len(pos)} answerable + {len(neg)} unanswerable; threshold {threshold:.3f}")
+    print(
+        f"answerability fitted on {len(pos)} answerable + {len(neg)} unanswerable; threshold {threshold:.3f}"
+    )
 
 
 # More evidence may never lower the confidence. Without these signs the fit learns SQuAD 2.0's writing
@@ -264,13 +268,16 @@ def fit_monotone_logistic(x: Any, y: Any, signs: dict[str, int]) -> tuple[Any, f
     def loss(w: Any) -> tuple[float, Any]:
         p = 1 / (1 + np.exp(-(z @ w)))
         eps = 1e-12
-        value = -np.sum(weight * (y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps))) + 1e-4 * w[:-1] @ w[:-1]
+        value = (
+            -np.sum(weight * (y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps))) + 1e-4 * w[:-1] @ w[:-1]
+        )
         grad = z.T @ (weight * (p - y))
         grad[:-1] += 2e-4 * w[:-1]
         return value, grad
 
     bounds = [
-        (0, None) if signs[n] > 0 else (None, 0) if signs[n] < 0 else (None, None) for n in ANSWER_FEATURE_NAMES
+        (0, None) if signs[n] > 0 else (None, 0) if signs[n] < 0 else (None, None)
+        for n in ANSWER_FEATURE_NAMES
     ] + [(None, None)]
     w = minimize(loss, np.zeros(z.shape[1]), jac=True, method="L-BFGS-B", bounds=bounds).x
     raw = w[:-1] / scale
@@ -286,7 +293,9 @@ def _scored(pool: Pool, i: int, scores: Any) -> Any:
     from retrieval.ranking import Scored
 
     shares = np.exp(scores - scores.max())
-    return Scored(pool.contexts[i], float(scores[i]), float(shares[i] / shares.sum()), tuple(pool.matrix()[i]))
+    return Scored(
+        pool.contexts[i], float(scores[i]), float(shares[i] / shares.sum()), tuple(pool.matrix()[i])
+    )
 
 
 def reload_weights() -> None:
@@ -302,7 +311,11 @@ def reload_weights() -> None:
 
 
 def write_weights(
-    weights: dict[str, float], bias: float, answer_weights: dict[str, float], answer_bias: float, threshold: float
+    weights: dict[str, float],
+    bias: float,
+    answer_weights: dict[str, float],
+    answer_bias: float,
+    threshold: float,
 ) -> None:
     lines = [
         '"""Weights of the ranker and the answerability model, fitted by `bench/quality.py --tune` on half',
@@ -330,7 +343,9 @@ def refused(pools: list[Pool], threshold: float) -> float:
     return sum(answer_probability(p) < threshold for p in pools) / max(len(pools), 1)
 
 
-def cached_pools(answerer: Answerer, collection: str, qs: list[Question], texts: dict[str, str], tag: str) -> list[Pool]:
+def cached_pools(
+    answerer: Answerer, collection: str, qs: list[Question], texts: dict[str, str], tag: str
+) -> list[Pool]:
     """Retrieval results are cached per index state; delete bench/.cache to start afresh."""
     import pickle
 
@@ -346,7 +361,9 @@ def cached_pools(answerer: Answerer, collection: str, qs: list[Question], texts:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tune", action="store_true", help="refit retrieval/weights.py first")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N SQuAD questions")
     args = parser.parse_args()
@@ -358,7 +375,9 @@ def main() -> None:
     squad_texts = load_collection(library, "squad", SQUAD / "articles.jsonl")
     squad2_texts = load_collection(library, "squad2", SQUAD2 / "articles.jsonl")
     seed_texts = load_collection(library, "seed", SEED / "articles.jsonl")
-    if not library.list_articles("seed-file"):  # the seed as the quick start adds it: `verbatim add article.txt`
+    if not library.list_articles(
+        "seed-file"
+    ):  # the seed as the quick start adds it: `verbatim add article.txt`
         from index.ingest import draft_from_file
 
         library.add("seed-file", draft_from_file(SEED / "article.txt", max_chars=settings.max_article_chars))
@@ -371,7 +390,10 @@ def main() -> None:
         pools = cached_pools(answerer, "squad", squad_qs, squad_texts, "squad")
         unanswerable = cached_pools(answerer, "squad2", unanswerable_qs, squad2_texts, "squad2")
         off_topic = cached_pools(answerer, "seed", squad_qs, seed_texts, "offtopic")
-    print(f"retrieved candidates for {len(pools) + len(unanswerable) + len(off_topic)} questions in {t.seconds:.0f} s")
+    print(
+        f"retrieved candidates for {len(pools) + len(unanswerable) + len(off_topic)} questions"
+        f" in {t.seconds:.0f} s"
+    )
     train, held_out = split(pools, list(squad_texts))
     unanswerable_train, unanswerable_held_out = split(unanswerable, list(squad2_texts))
     off_topic_train, _ = split(off_topic, list(squad_texts))

@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import EVAL, machine, read_jsonl  # noqa: E402
-from index.segment import split_sentences  # noqa: E402
+from bench.common import EVAL, machine, read_jsonl
+from index.segment import split_sentences
 
 Segmenter = Callable[[str], list[tuple[int, int]]]
 
@@ -83,7 +83,7 @@ def main() -> None:
     seed = (EVAL / "seed" / "article.txt").read_text()
     print("\nseed article, verbatim segmenter:")
     for s in split_sentences(seed):
-        print(f"  [{s.start:>5},{s.end:>5}) {seed[s.start:s.end][:100]}")
+        print(f"  [{s.start:>5},{s.end:>5}) {seed[s.start : s.end][:100]}")
 
 
 if __name__ == "__main__":

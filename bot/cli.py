@@ -105,15 +105,22 @@ def _drafts_from_args(paths: list[str], settings: Settings, errors: list[str]) -
             typer.echo(f"Error: {exc}", err=True)
 
 
-def _drafts_from_jsonl(path: str, settings: Settings, errors: list[str]) -> Iterator[ArticleDraft]:
-    from index.ingest import decode_bytes, drafts_from_jsonl
+def _read_jsonl(path: str) -> list[str]:
+    from index.ingest import decode_bytes
 
     try:
         raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as exc:
         raise VerbatimError(f"Cannot read {path}: {exc.strerror}.") from None
-    text = decode_bytes(raw, path)
-    for item in drafts_from_jsonl(text.splitlines(), max_chars=settings.max_article_chars, name=path):
+    return decode_bytes(raw, path).splitlines()
+
+
+def _drafts_from_jsonl(
+    lines: list[str], name: str, settings: Settings, errors: list[str]
+) -> Iterator[ArticleDraft]:
+    from index.ingest import drafts_from_jsonl
+
+    for item in drafts_from_jsonl(lines, max_chars=settings.max_article_chars, name=name):
         if item.error is not None:
             errors.append(str(item.error))
             typer.echo(f"Error: {item.error}", err=True)
@@ -143,13 +150,14 @@ def add(
         engine = _engine(data_dir)
         settings = engine.settings
         if jsonl:
-            total = None if jsonl == "-" else sum(1 for line in Path(jsonl).open("rb") if line.strip())
-            drafts = _drafts_from_jsonl(jsonl, settings, errors)
+            lines = _read_jsonl(jsonl)
+            total = sum(1 for line in lines if line.strip())
+            drafts = _drafts_from_jsonl(lines, jsonl, settings, errors)
         else:
             total = len(paths or [])
             drafts = _drafts_from_args(paths or [], settings, errors)
         results: list[AddResult] = []
-        bulk = (total or 0) > 1 or total is None
+        bulk = total > 1 or bool(jsonl)
         with Progress(
             TextColumn("Adding"),
             BarColumn(),

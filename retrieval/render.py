@@ -70,6 +70,7 @@ def html_source(citation: Citation) -> str:
 def render_article_list(articles: Sequence[Article]) -> list[str]:
     """`N. title (id, sentences, added)` lines; numbers are what /delete N accepts."""
     return [
-        f"{n}. {a.title or 'Untitled'} — {a.sentence_count} sentences, added {a.added_at:%Y-%m-%d} [id {a.id}]"
+        f"{n}. {a.title or 'Untitled'} — {a.sentence_count} sentences,"
+        f" added {a.added_at:%Y-%m-%d} [id {a.id}]"
         for n, a in enumerate(articles, start=1)
     ]

@@ -187,3 +187,25 @@ def test_help_is_instant_and_lists_commands(tmp_path: Path) -> None:
     result = run(tmp_path, "--help")
     for command in ("add", "list", "delete", "ask", "chat"):
         assert command in result.stdout
+
+
+def test_adding_a_link_end_to_end(tmp_path: Path) -> None:
+    from tests.sites import FakeSite
+    from tests.test_extract import article_page
+
+    with FakeSite() as site:
+        url = site.route("/news/north-pier", body=article_page(canonical=site.url("/news/north-pier")))
+        refused = run(tmp_path, "add", url)  # 127.0.0.1 is private: refused unless allowed
+        assert refused.returncode == 1 and "private or local network address" in refused.stderr
+        added = run(tmp_path, "add", url, VERBATIM_ALLOW_PRIVATE_URLS="1")
+        assert added.returncode == 0, added.stderr
+        missing = run(tmp_path, "add", site.url("/gone"), VERBATIM_ALLOW_PRIVATE_URLS="1")
+        assert missing.returncode == 1 and "404" in missing.stderr
+    listing = json.loads(run(tmp_path, "list", "--json").stdout.splitlines()[0])
+    assert listing["url"] == url
+    assert listing["published"] is not None
+
+
+def test_a_missing_jsonl_file_is_a_clear_error(tmp_path: Path) -> None:
+    result = run(tmp_path, "add", "--jsonl", str(tmp_path / "nope.jsonl"))
+    assert result.returncode == 1 and "Cannot read" in result.stderr and "Traceback" not in result.stderr

@@ -16,11 +16,15 @@ def test_a_conversation(tmp_path: Path, embedder: SentenceTransformerEmbedder) -
     try:
         assert handle_line(engine, "c", "/help") == HELP
         assert "no articles here yet" in (handle_line(engine, "c", "why was the delegation cancelled?") or "")
-        assert "Added “Netanyahu sending delegation" in (handle_line(engine, "c", f"/add {SEED_ARTICLE}") or "")
+        assert "Added “Netanyahu sending delegation" in (
+            handle_line(engine, "c", f"/add {SEED_ARTICLE}") or ""
+        )
         assert "Already there" in (handle_line(engine, "c", f"/add {SEED_ARTICLE}") or "")
         answer = handle_line(engine, "c", "why was the delegation cancelled?") or ""
         assert "veto" in answer and "[1] Netanyahu sending delegation" in answer
-        pasted = handle_line(engine, "c", "/add Tram line opens. The new tram line opened on Friday in Leeds.")
+        pasted = handle_line(
+            engine, "c", "/add Tram line opens. The new tram line opened on Friday in Leeds."
+        )
         assert pasted is not None and pasted.startswith("Added")
         assert (handle_line(engine, "c", "/list") or "").splitlines()[1].startswith("2. Tram line opens.")
         assert "Deleted" in (handle_line(engine, "c", "/delete 2") or "")

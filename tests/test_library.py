@@ -112,7 +112,8 @@ def test_delete_removes_sentences_from_every_index(
     try:
         assert [x.title for x in reopened.list_articles("c")] == ["Orchestra names new conductor"]
         hits = reopened.dense_search("c", reopened.embed_query("bridge repairs"), 10)
-        assert {reopened.sentences("c", [i])[i].article_id for i, _ in hits} == {reopened.list_articles("c")[0].id}
+        remaining = reopened.list_articles("c")[0].id
+        assert {reopened.sentences("c", [i])[i].article_id for i, _ in hits} == {remaining}
     finally:
         reopened.close()
 
