@@ -24,10 +24,9 @@ from courlan import extract_domain
 from lxml.etree import _Element
 from trafilatura.utils import load_html
 
-from bot.settings import Settings
 from index.errors import FetchError
 from index.models import ArticleDraft
-from index.web import FetchedPage, fetch_url, parse_url
+from index.web import FetchedPage, FetchSettings, fetch_url, parse_url
 
 __all__ = [
     "MAX_ELEMENTS",
@@ -196,7 +195,7 @@ def page_to_article(page: FetchedPage) -> ArticleDraft:
 
 
 async def fetch_article(
-    url: str, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+    url: str, settings: FetchSettings, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> ArticleDraft:
     """Fetch `url` (safely: see index.web) and extract its article, off the event loop. Raises FetchError."""
     page = await fetch_url(url, settings, transport=transport)
@@ -204,7 +203,7 @@ async def fetch_article(
 
 
 def fetch_article_sync(
-    url: str, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+    url: str, settings: FetchSettings, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> ArticleDraft:
     """`fetch_article` for callers without an event loop (the CLI)."""
     return asyncio.run(fetch_article(url, settings, transport=transport))

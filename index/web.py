@@ -4,7 +4,7 @@ The bot fetches URLs that anyone can send it, so every hop of a fetch is treated
 
 * only http and https, no credentials in the URL, at most `fetch_max_redirects` redirects, each checked again;
 * every address the host name resolves to must be globally routable (no loopback, private, link-local,
-  cloud metadata...), unless `Settings.allow_private_urls` says this is a private deployment;
+  cloud metadata...), unless `allow_private_urls` says this is a private deployment;
 * the connection goes to the very address that was checked (the URL is rewritten to the IP while the
   Host header and TLS SNI keep the name), so a DNS answer that changes between check and connect
   (DNS rebinding) cannot steer the request inside the network;
@@ -27,13 +27,26 @@ import ssl
 import zlib
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import Protocol
 
 import httpx
 
-from bot.settings import Settings
 from index.errors import FetchError
 
+
+class FetchSettings(Protocol):
+    """The fetch limits this module needs; `bot.settings.Settings` provides them (the index layer does
+    not depend on the front ends' settings class, only on these values)."""
+
+    allow_private_urls: bool
+    fetch_timeout_s: float
+    fetch_max_bytes: int
+    fetch_max_redirects: int
+    user_agent: str
+
+
 __all__ = [
+    "FetchSettings",
     "FetchedPage",
     "decode_body",
     "fetch_url",
@@ -315,7 +328,7 @@ class _TooLargeError(Exception):
 # Fetching
 
 
-def _request_headers(settings: Settings) -> dict[str, str]:
+def _request_headers(settings: FetchSettings) -> dict[str, str]:
     return {
         "User-Agent": settings.user_agent,
         "Accept": "text/html,application/xhtml+xml;q=0.9,text/plain;q=0.8,*/*;q=0.1",
@@ -368,7 +381,7 @@ def _status_error(status: int) -> FetchError:
 
 
 async def _send(
-    client: httpx.AsyncClient, url: httpx.URL, headers: dict[str, str], settings: Settings
+    client: httpx.AsyncClient, url: httpx.URL, headers: dict[str, str], settings: FetchSettings
 ) -> httpx.Response:
     """Send one GET for `url` (no redirects followed), connecting only to checked addresses."""
     host = url.raw_host.decode("ascii")
@@ -411,13 +424,13 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def _connect_timeout(settings: Settings, attempts: int = 1) -> float:
+def _connect_timeout(settings: FetchSettings, attempts: int = 1) -> float:
     """Connect timeout per attempt: 10 s at most, and a share of the deadline when there are several."""
     share = settings.fetch_timeout_s / 2 if attempts > 1 else settings.fetch_timeout_s
     return min(10.0, share)
 
 
-async def _read_body(response: httpx.Response, settings: Settings) -> bytes:
+async def _read_body(response: httpx.Response, settings: FetchSettings) -> bytes:
     if response.is_stream_consumed:
         # Only a response built in memory (httpx.MockTransport with bytes content) arrives already read.
         if len(response.content) > settings.fetch_max_bytes:
@@ -431,7 +444,9 @@ async def _read_body(response: httpx.Response, settings: Settings) -> bytes:
     return b"".join(parts)
 
 
-async def _fetch(url: str, settings: Settings, transport: httpx.AsyncBaseTransport | None) -> FetchedPage:
+async def _fetch(
+    url: str, settings: FetchSettings, transport: httpx.AsyncBaseTransport | None
+) -> FetchedPage:
     current = parse_url(url)
     headers = _request_headers(settings)
     # Per-operation limits catch a dead server early; the overall deadline in fetch_url catches a slow one.
@@ -476,7 +491,9 @@ async def _fetch(url: str, settings: Settings, transport: httpx.AsyncBaseTranspo
     )
 
 
-async def _page_from_response(url: httpx.URL, response: httpx.Response, settings: Settings) -> FetchedPage:
+async def _page_from_response(
+    url: httpx.URL, response: httpx.Response, settings: FetchSettings
+) -> FetchedPage:
     status = response.status_code
     if status >= 400:
         raise _status_error(status)
@@ -505,7 +522,7 @@ async def _page_from_response(url: httpx.URL, response: httpx.Response, settings
 
 
 async def fetch_url(
-    url: str, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+    url: str, settings: FetchSettings, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> FetchedPage:
     """Fetch `url` safely (see the module docstring) and return the decoded page. Raises FetchError only.
 
@@ -529,7 +546,7 @@ async def fetch_url(
 
 
 def fetch_url_sync(
-    url: str, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+    url: str, settings: FetchSettings, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> FetchedPage:
     """`fetch_url` for callers without an event loop (the CLI). Not for use inside a running loop."""
     return asyncio.run(fetch_url(url, settings, transport=transport))
