@@ -198,6 +198,19 @@ def test_private_question_is_answered_with_the_quote(fake: FakeTelegram, make_en
         assert ("delete" in names) == (scope != "all_group_chats")
 
 
+def test_a_long_pasted_text_is_added_not_asked(fake: FakeTelegram, make_engine: Any) -> None:
+    engine = make_engine()
+
+    async def scenario(bot: Bot) -> None:
+        fake.user_says(USER, USER, SEED_ARTICLE.read_text(encoding="utf-8"))
+        added = await bot.reply(USER)
+        assert "Added" in (added.text or "") and SEED_TITLE in (added.text or "")
+        fake.user_says(USER, USER, QUESTION)
+        assert cites_the_veto(quoted(await bot.reply(USER))[0])
+
+    play(fake, engine, scenario)
+
+
 def test_chats_do_not_share_articles(fake: FakeTelegram, make_engine: Any) -> None:
     engine = make_engine()
 

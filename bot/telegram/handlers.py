@@ -26,6 +26,7 @@ from index.errors import InputError, VerbatimError
 from index.extract import fetch_article
 from index.ingest import HTML_SUFFIXES, TEXT_SUFFIXES, draft_from_bytes, draft_from_text
 from retrieval.answer import refusal
+from retrieval.pipeline import MAX_QUESTION_CHARS
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -161,10 +162,14 @@ class Handlers:
     async def private_text(self, update: Update, context: Context) -> None:
         message = _message(update)
         link = sole_link(message)
+        text = message.text or ""
         if link:
             await self._add(message, lambda: fetch_article(link, self.settings))
+        elif len(text) > MAX_QUESTION_CHARS:
+            # Nobody asks a question this long: it is an article pasted in to be added.
+            await self._add(message, lambda: self._text_draft(text))
         else:
-            await self._answer(message, context, message.text or "")
+            await self._answer(message, context, text)
 
     async def private_document(self, update: Update, context: Context) -> None:
         message = _message(update)

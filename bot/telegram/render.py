@@ -54,7 +54,8 @@ START_GROUP = (
 HELP_PRIVATE = (
     "Ask a question in plain words; I quote the sentences that answer it.\n\n"
     "/add TEXT or LINK: add an article (or reply /add to a message)\n"
-    "A link, a .txt/.md/.html file or a forwarded channel post on its own is added too.\n"
+    "A link, a .txt/.md/.html file, a forwarded channel post or a pasted text of over 1,000 characters "
+    "is added too.\n"
     "/list: the articles of this chat, numbered\n"
     "/delete N: delete article number N\n"
     "/sources: the sentences around the last answer's quotes\n"
