@@ -69,6 +69,7 @@ class SentenceTransformerEmbedder:
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_cache_size = query_cache_size
         self._cache_lock = threading.Lock()
+        self._direct: bool | None = None  # whether _embed_one may bypass encode(); decided on first use
 
     def warm_up(self) -> None:
         self._get_model()
@@ -137,13 +138,42 @@ class SentenceTransformerEmbedder:
                     self._query_cache.popitem(last=False)
         return vectors
 
+    def _embed_one(self, text: str) -> np.ndarray:
+        """One text's vector: encode()'s, bit for bit, through the model's modules directly once a probe
+        showed the two equal. That skips encode()'s per-call bookkeeping (sorting, progress, putting every
+        module in eval mode again): 1 to 2 ms of a question's 10 on 2 cores."""
+        model = self._get_model()
+        if self._direct is None:
+            self._direct = self._direct_matches(model)
+        return self._forward_one(model, text) if self._direct else self.embed([text])[0]
+
+    @staticmethod
+    def _forward_one(model: SentenceTransformer, text: str) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            out = model(model.preprocess([text]))
+            # encode(normalize_embeddings=True) normalises the model's output once more: so does this.
+            vector = torch.nn.functional.normalize(out["sentence_embedding"], p=2, dim=1)
+        return np.ascontiguousarray(vector.cpu().numpy()[0], dtype=np.float32)
+
+    def _direct_matches(self, model: SentenceTransformer) -> bool:
+        if self._device != "cpu" or not hasattr(model, "preprocess"):
+            return False
+        probes = ["When did the 1973 oil crisis begin?", "Who is the White House press secretary, and why?"]
+        try:
+            return all(np.array_equal(self._forward_one(model, p), self.embed([p])[0]) for p in probes)
+        except Exception:  # another sentence-transformers version's API: keep to encode()
+            log.debug("direct query encoding unavailable", exc_info=True)
+            return False
+
     def embed_query(self, text: str) -> np.ndarray:
         with self._cache_lock:
             cached = self._query_cache.get(text)
             if cached is not None:
                 self._query_cache.move_to_end(text)
                 return cached
-        vector = self.embed([text])[0]
+        vector = self._embed_one(text)
         vector.setflags(write=False)
         with self._cache_lock:
             self._query_cache[text] = vector

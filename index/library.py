@@ -17,7 +17,7 @@ from index.errors import InputError, ModelMismatchError, NotFoundError
 from index.faults import crash_point
 from index.models import Article, ArticleDraft, Sentence, Span
 from index.segment import split_sentences
-from index.store import LexicalHit, Store, article_id_for, text_fingerprint
+from index.store import ContextRow, LexicalHit, Store, article_id_for, text_fingerprint
 from index.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ class Library:
         self._vectors: dict[str, VectorIndex] = {}
         self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
+        self._counts: dict[str, tuple[int, int]] = {}  # collection -> (generation, sentence count)
         self._check_model_name()
 
     def close(self) -> None:
@@ -62,7 +63,8 @@ class Library:
         recorded = self.store.get_meta("model")
         if recorded is not None and recorded != self.embedder.name:
             raise ModelMismatchError(
-                f"{self.data_dir} was indexed with the model {recorded!r}, but {self.embedder.name!r} is configured.",
+                f"{self.data_dir} was indexed with the model {recorded!r},"
+                f" but {self.embedder.name!r} is configured.",
                 f"Set VERBATIM_MODEL={recorded} or use another --data-dir.",
             )
 
@@ -229,6 +231,21 @@ class Library:
 
     def sentences(self, collection: str, ids: list[int]) -> dict[int, Sentence]:
         return self.store.sentences_by_id(collection, ids)
+
+    def candidate_context(self, collection: str, ids: list[int]) -> list[ContextRow]:
+        return self.store.candidate_context(collection, ids)
+
+    def sentence_count(self, collection: str) -> int:
+        """Sentences in `collection`, counted once per generation: COUNT(*) reads a whole index, which
+        costs milliseconds a question at a million sentences."""
+        # The generation is read first, so a count cached under it is never older than it.
+        generation = self.store.generation(collection)
+        cached = self._counts.get(collection)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        count = self.store.sentence_count(collection)
+        self._counts[collection] = (generation, count)
+        return count
 
     def articles(self, collection: str, article_ids: list[str]) -> dict[str, Article]:
         return self.store.articles_by_id(collection, article_ids)

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -68,6 +69,8 @@ CREATE TABLE IF NOT EXISTS term_df(
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sentences_article ON sentences(article_seq, ordinal);
 CREATE INDEX IF NOT EXISTS sentences_collection ON sentences(collection, id);
+-- A paragraph's sentences: every candidate's ranking context (built on first open of older files).
+CREATE INDEX IF NOT EXISTS sentences_paragraph ON sentences(article_seq, paragraph);
 -- Indexes the stemmed terms (index.text), so FTS5, idf statistics and ranking agree on what a word is.
 CREATE VIRTUAL TABLE IF NOT EXISTS sentences_fts USING fts5(
     terms, content='sentences', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
@@ -92,6 +95,19 @@ def article_id_for(text: str) -> str:
     return text_fingerprint(text)[:12]
 
 
+class ContextRow(NamedTuple):
+    """A sentence of a candidate's paragraph, as ranking reads it (a tuple: hundreds a question)."""
+
+    id: int
+    article_id: str
+    title: str  # the article's title
+    paragraph: int
+    ordinal: int
+    terms: str  # the stored search terms: index.text.term_string of the sentence's text
+    embedding: bytes  # float32 vector
+    sentence: Sentence | None  # the full sentence, for those asked for (the candidates) only
+
+
 @dataclass(frozen=True)
 class LexicalHit:
     sentence_id: int
@@ -110,10 +126,14 @@ class Store:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
+            # 64 MiB of page cache rather than 2: a question reads FTS5 posting lists and paragraphs that
+            # the next question reads again (halves the lexical search on SQuAD).
+            self._conn.execute("PRAGMA cache_size=-65536")
             # executescript runs the triggers' multi-statement bodies; the whole schema is one transaction.
             self._conn.executescript(
                 f"BEGIN IMMEDIATE;{_SCHEMA}"
-                f"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '{SCHEMA_VERSION}');COMMIT;"
+                "INSERT OR IGNORE INTO meta(key, value)"
+                f" VALUES ('schema_version', '{SCHEMA_VERSION}');COMMIT;"
             )
 
     def close(self) -> None:
@@ -163,7 +183,8 @@ class Store:
     @staticmethod
     def _bump(conn: sqlite3.Connection, collection: str) -> int:
         conn.execute(
-            "INSERT INTO collections(name, generation, created_at) VALUES (?, 0, ?) ON CONFLICT(name) DO NOTHING",
+            "INSERT INTO collections(name, generation, created_at) VALUES (?, 0, ?)"
+            " ON CONFLICT(name) DO NOTHING",
             (collection, datetime.now(UTC).isoformat()),
         )
         conn.execute("UPDATE collections SET generation = generation + 1 WHERE name = ?", (collection,))
@@ -176,7 +197,8 @@ class Store:
         """The stored article that `draft` repeats: same id, same URL or same normalised text."""
         with self._lock:
             row = self._conn.execute(
-                "SELECT * FROM articles WHERE collection = ? AND (text_hash = ? OR id = ? OR url = ?) LIMIT 1",
+                "SELECT * FROM articles"
+                " WHERE collection = ? AND (text_hash = ? OR id = ? OR url = ?) LIMIT 1",
                 (collection, text_hash, draft.id or "", draft.url or "\0"),
             ).fetchone()
         return None if row is None else _article(row)
@@ -191,7 +213,7 @@ class Store:
         spans: Sequence[Span],
         vectors: np.ndarray,
     ) -> tuple[Article, list[int], int]:
-        """Insert inside the caller's transaction; returns the article, its sentence ids and the generation."""
+        """Insert inside the caller's transaction; returns the article, its sentence ids, the generation."""
         generation = self._bump(conn, collection)
         added_at = datetime.now(UTC)
         cursor = conn.execute(
@@ -331,23 +353,48 @@ class Store:
             ).fetchall()
         return [_sentence(r) for r in rows]
 
-    def paragraph_sentences(
-        self, collection: str, keys: Sequence[tuple[str, int]], dim: int
-    ) -> list[tuple[Sentence, np.ndarray]]:
-        """Every sentence (with its vector) of the given (article id, paragraph) pairs: ranking context."""
-        if not keys:
+    def candidate_context(self, collection: str, ids: Sequence[int]) -> list[ContextRow]:
+        """The sentences `ids` that exist in `collection` and every other sentence of their paragraphs,
+        in id order, with title, stored terms and vector: all that ranking reads, in one query."""
+        if not ids:
             return []
-        values = ",".join("(?,?)" for _ in keys)
-        flat = [x for key in keys for x in key]
+        marks = ",".join("?" * len(ids))
         with self._lock:
-            rows = self._conn.execute(
-                f"SELECT {self._SENTENCE_COLUMNS}, s.embedding FROM sentences s"
-                " JOIN articles a ON a.seq = s.article_seq"
-                f" WHERE a.collection = ? AND (a.id, s.paragraph) IN (VALUES {values})"
-                " ORDER BY s.id",
-                (collection, *flat),
+            cursor = self._conn.cursor()
+            cursor.row_factory = None  # plain tuples: hundreds of rows a question
+            rows = cursor.execute(
+                "WITH keys AS (SELECT DISTINCT article_seq, paragraph FROM sentences"
+                f" WHERE collection = ? AND id IN ({marks}))"
+                " SELECT s.id, a.id, a.title, s.paragraph, s.ordinal, s.terms, s.embedding, s.start_char,"
+                " s.end_char, s.text FROM keys k"
+                " JOIN sentences s ON s.article_seq = k.article_seq AND s.paragraph = k.paragraph"
+                " JOIN articles a ON a.seq = s.article_seq ORDER BY s.id",
+                (collection, *ids),
             ).fetchall()
-        return [(_sentence(r), np.frombuffer(r["embedding"], dtype=np.float32, count=dim)) for r in rows]
+        wanted = set(ids)
+        return [
+            ContextRow(
+                sid,
+                article_id,
+                title,
+                paragraph,
+                ordinal,
+                terms,
+                embedding,
+                Sentence(
+                    id=sid,
+                    article_id=article_id,
+                    ordinal=ordinal,
+                    paragraph=paragraph,
+                    start=start,
+                    end=end,
+                    text=text,
+                )
+                if sid in wanted
+                else None,
+            )
+            for sid, article_id, title, paragraph, ordinal, terms, embedding, start, end, text in rows
+        ]
 
     def embeddings(self, collection: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
         """All (ids, vectors) of a collection, for rebuilding its FAISS index."""
@@ -394,7 +441,8 @@ class Store:
             return []
         with self._lock:
             rows = self._conn.execute(
-                "SELECT s.id, bm25(sentences_fts) AS score FROM sentences_fts f JOIN sentences s ON s.id = f.rowid"
+                "SELECT s.id, bm25(sentences_fts) AS score FROM sentences_fts f"
+                " JOIN sentences s ON s.id = f.rowid"
                 " WHERE sentences_fts MATCH ? AND s.collection = ? ORDER BY score LIMIT ?",
                 (match_query, collection, limit),
             ).fetchall()

@@ -11,22 +11,37 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 from index.errors import ModelMismatchError
 
+# faiss and torch each ship an OpenMP runtime whose idle threads spin for about 5 ms after every parallel
+# region by default (GOMP_SPINCOUNT=300000). On 2 cores the encoder's spinning thread then holds the
+# second core when FAISS searches, and FAISS's when the next question is encoded: 4 to 8 ms a question.
+# 10,000 spins still bridge the gaps inside one encode or one search. Each runtime reads the variable
+# once, as it loads: faiss's just below, torch's later (index.embedder imports torch lazily). A value
+# the user set is kept; no result changes, only who waits for a core.
+os.environ.setdefault("GOMP_SPINCOUNT", "10000")
+
+import faiss  # after the line above, which its OpenMP runtime reads as it loads
+
 log = logging.getLogger(__name__)
 
 MANIFEST_FORMAT = 1
-# Exact search is cheap up to here (about 20 ms a query at 100k on 2 cores); beyond, HNSW.
+# Exact search is cheap up to here (about 7 ms a query at 100k, 14 ms at 200k, on one core); beyond, HNSW.
 FLAT_LIMIT = 200_000
 HNSW_M = 32
-HNSW_EF_SEARCH = 128
+# Measured at 1M embedding-like vectors (bench/speed.py), recall@10 against exact search / one query:
+# efSearch 128: 0.945 / 0.4 ms; 384: 0.976 / 0.9 ms; 512: 0.983 / 1.3 ms; 768: 0.991 / 2.1 ms.
+HNSW_EF_SEARCH = 768
 HNSW_EF_CONSTRUCTION = 80
+# From this size a query searches on one thread (see _one_thread).
+ONE_THREAD_FROM = 20_000
 
 
 @dataclass(frozen=True)
@@ -46,6 +61,22 @@ def _new_index(dim: int, expected_size: int) -> tuple[faiss.Index, str]:
     hnsw.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
     hnsw.hnsw.efSearch = HNSW_EF_SEARCH
     return faiss.IndexIDMap2(hnsw), "hnsw"
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run FAISS on the calling thread alone. For one query its threads cost more than they save: a
+    flat search (a BLAS product) at 100k takes 7 ms on one thread and 17 ms on two (2 cores). One
+    thread's sums can differ from two threads' in the last bit, which can swap two tied candidates,
+    so below ONE_THREAD_FROM vectors, where either takes 3 ms or less, the default is kept and small
+    collections answer exactly as before. The setting is per calling thread (OpenMP's nthreads-var),
+    so builds elsewhere keep their threads."""
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 class VectorIndex:
@@ -87,18 +118,22 @@ class VectorIndex:
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         if len(self) == 0 or k <= 0:
             return []
-        scores, ids = self._index.search(
-            query.reshape(1, -1).astype(np.float32, copy=False), min(k, len(self))
-        )
+        with _one_thread() if len(self) >= ONE_THREAD_FROM else nullcontext():
+            scores, ids = self._index.search(
+                query.reshape(1, -1).astype(np.float32, copy=False), min(k, len(self))
+            )
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
 
     # -- persistence ------------------------------------------------------------------------------
 
     def save(self, base: Path) -> None:
         base.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(base.with_suffix(".faiss"), faiss.serialize_index(self._index).tobytes())
+        # Written by FAISS straight to the file: serialising in memory first would hold two more copies
+        # of the index (3 GB more at a million sentences).
+        _atomic_write(base.with_suffix(".faiss"), lambda tmp: faiss.write_index(self._index, tmp))
         manifest = Manifest(self.model, self.dim, self.generation, len(self), self.kind)
-        _atomic_write(base.with_suffix(".json"), json.dumps(manifest.__dict__, indent=1).encode())
+        text = json.dumps(manifest.__dict__, indent=1)
+        _atomic_write(base.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text))
 
     @classmethod
     def load(cls, base: Path, model: str, generation: int) -> VectorIndex | None:
@@ -116,8 +151,7 @@ class VectorIndex:
         if manifest.generation != generation or manifest.format != MANIFEST_FORMAT:
             return None
         try:
-            data = np.frombuffer(base.with_suffix(".faiss").read_bytes(), dtype=np.uint8)
-            index = faiss.deserialize_index(data)
+            index = faiss.read_index(str(base.with_suffix(".faiss")))  # no in-memory copy of the file
         except (OSError, RuntimeError):
             log.warning("unreadable vector index %s; rebuilding it", base)
             return None
@@ -128,12 +162,13 @@ class VectorIndex:
         return cls(model, manifest.dim, generation, index, manifest.kind)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _atomic_write(path: Path, write: Callable[[str], object]) -> None:
+    """`write(temporary path)`, fsync, then rename over `path`: readers see the old file or the new one."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
+        write(tmp)
+        with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:

@@ -6,9 +6,9 @@ import logging
 from collections.abc import Mapping, Sequence
 
 from index.models import Article
+from retrieval import weights
 from retrieval.models import Answer, Citation
 from retrieval.ranking import Scored
-from retrieval.weights import MIN_CONFIDENCE
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +31,12 @@ def compose_answer(
     *,
     confidence: float,
     max_citations: int = 3,
-    min_confidence: float = MIN_CONFIDENCE,
+    min_confidence: float | None = None,
 ) -> Answer:
     """Quote the best sentence, and up to two more that are nearly as likely, if `confidence` allows."""
-    if not ranked or confidence < min_confidence:
+    # Read at call time, not bound as a default, so refitted weights take effect when reloaded.
+    threshold = weights.MIN_CONFIDENCE if min_confidence is None else min_confidence
+    if not ranked or confidence < threshold:
         return refusal(question, confidence)
     top = ranked[0]
     chosen = [top]

@@ -10,7 +10,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from itertools import pairwise
 
 from index.models import Sentence
 from index.text import content_terms, term_string, words
@@ -77,7 +80,7 @@ class QuestionInfo:
     words: frozenset[str]
     bigrams: frozenset[tuple[str, str]]
 
-    @property
+    @cached_property  # read by every overlap feature of every candidate
     def total_idf(self) -> float:
         return sum(self.idf.values()) or 1.0
 
@@ -96,15 +99,24 @@ class CandidateContext:
     context_terms: frozenset[str]  # the terms of the sentence's paragraph
     prev_terms: frozenset[str]
     next_terms: frozenset[str]
+    # term_string(sentence.text).split() when the caller has it (the store keeps it); else computed.
+    stems: tuple[str, ...] | None = None
 
 
 def question_kind(question: str) -> str:
     q = question.lower()
-    if re.search(r"\bhow (many|much|long|far|old|large|big|tall|high)\b|\bwhat (percentage|number|amount)\b", q):
+    if re.search(
+        r"\bhow (many|much|long|far|old|large|big|tall|high)\b|\bwhat (percentage|number|amount)\b", q
+    ):
         return "number"
-    if re.search(r"\bwhen\b|\bwhat (year|date|day|month|time|century|decade|period)\b|\bwhich (year|century)\b", q):
+    if re.search(
+        r"\bwhen\b|\bwhat (year|date|day|month|time|century|decade|period)\b|\bwhich (year|century)\b", q
+    ):
         return "time"
-    if re.search(r"\bwho(m|se)?\b|\bwhat (is the name|was the name)\b|\bwhere\b|\bwhich (city|country|team|company)\b", q):
+    if re.search(
+        r"\bwho(m|se)?\b|\bwhat (is the name|was the name)\b|\bwhere\b|\bwhich (city|country|team|company)\b",
+        q,
+    ):
         return "name"
     if re.search(r"\bwhy\b|\bwhat (caused|led|was the reason)\b|\breason\b", q):
         return "reason"
@@ -126,12 +138,30 @@ def question_info(question: str, df: Mapping[str, int], n_sentences: int) -> Que
         idf=idf_weights(terms, df, n_sentences),
         kind=question_kind(question),
         words=frozenset(words(question)),
-        bigrams=frozenset(zip(stems, stems[1:], strict=False)),
+        bigrams=frozenset(pairwise(stems)),
     )
 
 
 def _weighted_overlap(q: QuestionInfo, present: frozenset[str] | set[str]) -> float:
     return sum(w for t, w in q.idf.items() if t in present) / q.total_idf
+
+
+def _overlap_either(q: QuestionInfo, first: AbstractSet[str], second: AbstractSet[str]) -> float:
+    """`_weighted_overlap(q, first | second)` without building the union."""
+    return sum(w for t, w in q.idf.items() if t in first or t in second) / q.total_idf
+
+
+def _overlap_window(q: QuestionInfo, c: CandidateContext, sentence_terms: set[str]) -> float:
+    """`_weighted_overlap(q, c.prev_terms | c.next_terms | sentence_terms)` without building the union."""
+    return (
+        sum(w for t, w in q.idf.items() if t in c.prev_terms or t in c.next_terms or t in sentence_terms)
+        / q.total_idf
+    )
+
+
+@lru_cache(maxsize=4096)
+def _title_terms(title: str) -> frozenset[str]:
+    return frozenset(content_terms(title))
 
 
 def _has_new_name(text: str, q: QuestionInfo) -> bool:
@@ -140,17 +170,22 @@ def _has_new_name(text: str, q: QuestionInfo) -> bool:
 
 def features(q: QuestionInfo, c: CandidateContext, best_dense: float, best_bm25: float) -> list[float]:
     text = c.sentence.text
-    stems = term_string(text).split()
+    stems = c.stems if c.stems is not None else term_string(text).split()
     sentence_terms = set(stems)
     overlap = _weighted_overlap(q, sentence_terms)
-    context_overlap = _weighted_overlap(q, c.context_terms | sentence_terms)
-    bigrams = set(zip(stems, stems[1:], strict=False))
+    context_overlap = _overlap_either(q, c.context_terms, sentence_terms)
     novel = [t for t in sentence_terms if t not in q.idf]
     prev_overlap = _weighted_overlap(q, c.prev_terms)
     anaphor = float(bool(_ANAPHOR.match(text)))
-    covered = c.context_terms | sentence_terms
     top_idf = max(q.idf.values(), default=0.0) or 1.0
-    missing_idf = max((w for t, w in q.idf.items() if t not in covered), default=0.0) / top_idf
+    context = c.context_terms  # with sentence_terms: what the paragraph covers (not built as a union)
+    missing = max((w for t, w in q.idf.items() if t not in context and t not in sentence_terms), default=0.0)
+    missing_idf = missing / top_idf
+    if q.bigrams:
+        bigrams = set(pairwise(stems))
+        bigram = len(q.bigrams & bigrams) / len(q.bigrams)
+    else:
+        bigram = 0.0
     return [
         c.dense,
         c.dense - best_dense,
@@ -160,14 +195,14 @@ def features(q: QuestionInfo, c: CandidateContext, best_dense: float, best_bm25:
         overlap,
         1.0 - context_overlap,
         missing_idf,
-        len(q.bigrams & bigrams) / len(q.bigrams) if q.bigrams else 0.0,
+        bigram,
         context_overlap,
-        _weighted_overlap(q, set(content_terms(c.title))),
+        _weighted_overlap(q, _title_terms(c.title)),
         c.prev_dense,
         c.next_dense,
         prev_overlap,
         _weighted_overlap(q, c.next_terms),
-        _weighted_overlap(q, c.prev_terms | c.next_terms | sentence_terms),
+        _overlap_window(q, c, sentence_terms),
         anaphor,
         anaphor * prev_overlap,
         c.paragraph_dense,

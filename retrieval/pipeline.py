@@ -12,9 +12,9 @@ import numpy as np
 from index.library import Library
 from index.text import content_terms, fts_query
 from retrieval.answer import compose_answer, refusal
+from retrieval.answerability import answerability
 from retrieval.features import CandidateContext, QuestionInfo, question_info
 from retrieval.models import Answer
-from retrieval.answerability import answerability
 from retrieval.ranking import rank
 
 DENSE_CANDIDATES = 30
@@ -35,7 +35,8 @@ class Answerer:
         if not contexts:
             return refusal(question)
         ranked = rank(q, contexts)
-        articles = self.library.articles(collection, sorted({s.context.sentence.article_id for s in ranked[:10]}))
+        top_articles = sorted({s.context.sentence.article_id for s in ranked[:10]})
+        articles = self.library.articles(collection, top_articles)
         confidence = answerability(ranked, len(q.terms))
         return compose_answer(
             question, ranked, articles, confidence=confidence, max_citations=self.max_citations
@@ -43,10 +44,9 @@ class Answerer:
 
     def candidates(self, collection: str, question: str) -> tuple[QuestionInfo, list[CandidateContext]]:
         lib = self.library
-        store = lib.store
-        q_terms = question_info(question, {}, 1).terms
+        q_terms = content_terms(question)
         q = question_info(
-            question, store.document_frequencies(collection, list(q_terms)), store.sentence_count(collection)
+            question, lib.store.document_frequencies(collection, q_terms), lib.sentence_count(collection)
         )
         vector = lib.embed_query(question)
         dense_hits = lib.dense_search(collection, vector, DENSE_CANDIDATES)
@@ -54,51 +54,57 @@ class Answerer:
         dense_rank = {i: n for n, (i, _) in enumerate(dense_hits)}
         bm25 = {h.sentence_id: h.bm25 for h in lexical_hits}
         bm25_rank = {h.sentence_id: n for n, h in enumerate(lexical_hits)}
-        sentences = lib.sentences(collection, sorted(dense_rank.keys() | bm25.keys()))
-        if not sentences:
+        # The candidates and every sentence of their paragraphs, with vectors: the context features.
+        rows = lib.candidate_context(collection, sorted(dense_rank.keys() | bm25.keys()))
+        if not rows:
             return q, []
 
-        # Every sentence of the candidates' paragraphs, with its vector: the context features.
-        keys = sorted({(s.article_id, s.paragraph) for s in sentences.values()})
-        paragraph_rows = store.paragraph_sentences(collection, keys, int(vector.shape[-1]))
+        dim = int(vector.shape[-1])
+        scores = np.stack([np.frombuffer(r.embedding, dtype=np.float32, count=dim) for r in rows]) @ vector
         by_paragraph: dict[tuple[str, int], list[int]] = defaultdict(list)
         cosine: dict[int, float] = {}
+        stems: dict[int, tuple[str, ...]] = {}
         sentence_terms: dict[int, frozenset[str]] = {}
         at: dict[tuple[str, int, int], int] = {}  # (article, paragraph, ordinal) -> sentence id
         paragraph_terms: dict[tuple[str, int], set[str]] = defaultdict(set)
-        if paragraph_rows:
-            scores = np.stack([v for _, v in paragraph_rows]) @ vector
-            for (sentence, _), score in zip(paragraph_rows, scores, strict=True):
-                key = (sentence.article_id, sentence.paragraph)
-                by_paragraph[key].append(sentence.id)
-                cosine[sentence.id] = float(score)
-                sentence_terms[sentence.id] = frozenset(content_terms(sentence.text))
-                paragraph_terms[key].update(sentence_terms[sentence.id])
-                at[(sentence.article_id, sentence.paragraph, sentence.ordinal)] = sentence.id
-        titles = {a.id: a.title for a in lib.articles(collection, sorted({k[0] for k in keys})).values()}
+        for row, score in zip(rows, scores, strict=True):
+            key = (row.article_id, row.paragraph)
+            by_paragraph[key].append(row.id)
+            cosine[row.id] = float(score)
+            # The stored terms are term_string(text), so this is the set content_terms(text) gives,
+            # without tokenising and stemming hundreds of sentences a question.
+            stems[row.id] = tuple(row.terms.split())
+            sentence_terms[row.id] = frozenset(stems[row.id])
+            paragraph_terms[key].update(sentence_terms[row.id])
+            at[(row.article_id, row.paragraph, row.ordinal)] = row.id
+        context_terms = {key: frozenset(terms) for key, terms in paragraph_terms.items()}
         nothing: frozenset[str] = frozenset()
 
         contexts = []
-        for sid, sentence in sentences.items():
-            key = (sentence.article_id, sentence.paragraph)
-            prev_id = at.get((*key, sentence.ordinal - 1))
-            next_id = at.get((*key, sentence.ordinal + 1))
+        for row in rows:
+            sentence = row.sentence
+            if sentence is None:
+                continue  # context only, not a candidate
+            sid = row.id
+            key = (row.article_id, row.paragraph)
+            prev_id = at.get((*key, row.ordinal - 1))
+            next_id = at.get((*key, row.ordinal + 1))
             members = by_paragraph[key]
             contexts.append(
                 CandidateContext(
                     sentence=sentence,
-                    title=titles.get(sentence.article_id, ""),
-                    dense=cosine.get(sid, 0.0),
+                    title=row.title,
+                    dense=cosine[sid],
                     dense_rank=dense_rank.get(sid),
                     bm25=bm25.get(sid),
                     bm25_rank=bm25_rank.get(sid),
                     prev_dense=cosine[prev_id] if prev_id is not None else 0.0,
                     next_dense=cosine[next_id] if next_id is not None else 0.0,
-                    paragraph_dense=sum(cosine[m] for m in members) / len(members) if members else 0.0,
-                    context_terms=frozenset(paragraph_terms[key]),
+                    paragraph_dense=sum(cosine[m] for m in members) / len(members),
+                    context_terms=context_terms[key],
                     prev_terms=sentence_terms[prev_id] if prev_id is not None else nothing,
                     next_terms=sentence_terms[next_id] if next_id is not None else nothing,
+                    stems=stems[sid],
                 )
             )
         return q, contexts
-

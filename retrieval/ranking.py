@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from retrieval.features import FEATURE_NAMES, CandidateContext, QuestionInfo, features
 from retrieval.weights import BIAS, WEIGHTS
@@ -15,8 +16,13 @@ class LinearModel:
     weights: Mapping[str, float]
     bias: float
 
+    @cached_property
+    def _ordered(self) -> tuple[float, ...]:
+        """The weights in FEATURE_NAMES order, looked up once rather than per candidate."""
+        return tuple(self.weights.get(n, 0.0) for n in FEATURE_NAMES)
+
     def logit(self, values: Sequence[float]) -> float:
-        return self.bias + sum(self.weights.get(n, 0.0) * v for n, v in zip(FEATURE_NAMES, values, strict=True))
+        return self.bias + sum(w * v for w, v in zip(self._ordered, values, strict=True))
 
 
 DEFAULT_MODEL = LinearModel(WEIGHTS, BIAS)
@@ -41,7 +47,9 @@ def feature_matrix(q: QuestionInfo, contexts: Sequence[CandidateContext]) -> lis
     return [features(q, c, best_dense, best_bm25) for c in contexts]
 
 
-def rank(q: QuestionInfo, contexts: Sequence[CandidateContext], model: LinearModel = DEFAULT_MODEL) -> list[Scored]:
+def rank(
+    q: QuestionInfo, contexts: Sequence[CandidateContext], model: LinearModel = DEFAULT_MODEL
+) -> list[Scored]:
     matrix = feature_matrix(q, contexts)
     scores = [model.logit(values) for values in matrix]
     top = max(scores, default=0.0)
