@@ -55,7 +55,7 @@ class Pool:
     def matrix(self) -> Any:
         import numpy as np
 
-        if self.x is None:
+        if self.x is None or self.x.shape[1] != len(FEATURE_NAMES):  # cached before a feature was added
             self.x = np.asarray(feature_matrix(self.info, self.contexts), dtype=np.float64).reshape(
                 len(self.contexts), len(FEATURE_NAMES)
             )
@@ -196,11 +196,11 @@ def fit_listwise(pools: list[Pool], l2: float = 1e-3) -> Any:
     return w / scale
 
 
-def tune(train: list[Pool], negatives: list[Pool]) -> None:
+def tune(train: list[Pool], unanswerable: list[Pool], off_topic: list[Pool]) -> None:
     import numpy as np
 
     from retrieval import weights as current
-    from retrieval.answerability import ANSWER_FEATURE_NAMES
+    from retrieval.answerability import ANSWER_FEATURE_NAMES, ANSWER_FEATURE_SIGNS
 
     pools = [p for p in train if p.contexts]
     ranker = dict(zip(FEATURE_NAMES, map(float, fit_listwise(pools)), strict=True))
@@ -221,11 +221,15 @@ def tune(train: list[Pool], negatives: list[Pool]) -> None:
             rows.append(answer_features(ranked, len(pool.info.terms)))
         return rows
 
-    pos = question_rows(pools)
-    neg = question_rows([p for p in negatives if p.contexts])
-    xa = np.asarray(pos + neg)
-    ya = np.asarray([1] * len(pos) + [0] * len(neg))
-    wa, ba = fit_monotone_logistic(xa, ya, ANSWER_SIGNS)
+    # Half the weight on the answerable questions; the other half shared by the two kinds of question
+    # to refuse, so the many easy off-topic ones do not drown the few hard unanswerable ones.
+    groups = [(question_rows(pools), 1, 0.5)] + [
+        (question_rows([p for p in group if p.contexts]), 0, 0.25) for group in (unanswerable, off_topic)
+    ]
+    xa = np.asarray([row for rows, _, _ in groups for row in rows])
+    ya = np.concatenate([np.full(len(rows), label) for rows, label, _ in groups])
+    shares = np.concatenate([np.full(len(rows), share / max(len(rows), 1)) for rows, _, share in groups])
+    wa, ba = fit_monotone_logistic(xa, ya, shares, list(ANSWER_FEATURE_SIGNS.values()))
     answer_weights = dict(zip(ANSWER_FEATURE_NAMES, map(float, wa), strict=True))
     write_weights(ranker, b, answer_weights, ba, 0.5)
     reload_weights()
@@ -234,36 +238,19 @@ def tune(train: list[Pool], negatives: list[Pool]) -> None:
     threshold = probabilities[int(len(probabilities) * (1 - ANSWER_RATE))]
     write_weights(ranker, b, answer_weights, ba, threshold)
     reload_weights()
-    print(
-        f"answerability fitted on {len(pos)} answerable + {len(neg)} unanswerable; threshold {threshold:.3f}"
-    )
+    sizes = " + ".join(str(len(rows)) for rows, _, _ in groups)
+    print(f"answerability fitted on {sizes} answerable + unanswerable + off-topic; threshold {threshold:.3f}")
 
 
-# More evidence may never lower the confidence. Without these signs the fit learns SQuAD 2.0's writing
-# artefact (unanswerable questions copy the passage's words) and then refuses questions whose words a
-# sentence matches exactly, which is the opposite of what a user expects.
-ANSWER_SIGNS = {
-    "top_dense": 1,
-    "top_idf_overlap": 1,
-    "top_max_missing_idf": -1,
-    "top_context_idf_overlap": 1,
-    "top_window_idf_overlap": 1,
-    "top_bigram": 1,
-    "question_terms": 0,
-}
-
-
-def fit_monotone_logistic(x: Any, y: Any, signs: dict[str, int]) -> tuple[Any, float]:
-    """Class-balanced logistic regression whose weights keep the given signs (0 = free)."""
+def fit_monotone_logistic(x: Any, y: Any, sample_weight: Any, signs: Sequence[int]) -> tuple[Any, float]:
+    """Weighted logistic regression whose weights keep the given signs (0 = free)."""
     import numpy as np
     from scipy.optimize import minimize
-
-    from retrieval.answerability import ANSWER_FEATURE_NAMES
 
     mean, scale = x.mean(0), x.std(0)
     scale[scale == 0] = 1.0
     z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
-    weight = np.where(y == 1, 0.5 / max((y == 1).sum(), 1), 0.5 / max((y == 0).sum(), 1))
+    weight = sample_weight / sample_weight.sum()
 
     def loss(w: Any) -> tuple[float, Any]:
         p = 1 / (1 + np.exp(-(z @ w)))
@@ -275,10 +262,7 @@ def fit_monotone_logistic(x: Any, y: Any, signs: dict[str, int]) -> tuple[Any, f
         grad[:-1] += 2e-4 * w[:-1]
         return value, grad
 
-    bounds = [
-        (0, None) if signs[n] > 0 else (None, 0) if signs[n] < 0 else (None, None)
-        for n in ANSWER_FEATURE_NAMES
-    ] + [(None, None)]
+    bounds = [(0, None) if s > 0 else (None, 0) if s < 0 else (None, None) for s in signs] + [(None, None)]
     w = minimize(loss, np.zeros(z.shape[1]), jac=True, method="L-BFGS-B", bounds=bounds).x
     raw = w[:-1] / scale
     return raw, float(w[-1] - np.sum(raw * mean))
@@ -398,7 +382,7 @@ def main() -> None:
     unanswerable_train, unanswerable_held_out = split(unanswerable, list(squad2_texts))
     off_topic_train, _ = split(off_topic, list(squad_texts))
     if args.tune:
-        tune(train, unanswerable_train + off_topic_train)
+        tune(train, unanswerable_train, off_topic_train)
     from retrieval import weights
 
     threshold = weights.MIN_CONFIDENCE

@@ -9,9 +9,10 @@ collection that bench/quality.py keeps in bench/.cache/quality (or, when that is
 the ingest section builds), so the cache itself is never written.
 
 What each section measures:
-  ingest      model.encode throughput on the SQuAD sentences (the ceiling) against Library.add_many of
-              the same articles into a fresh data dir (segmenting, embedding, SQLite + FTS5, FAISS,
-              saving), and how many texts the embedder was asked to embed (each sentence once).
+  ingest      model.encode throughput on the SQuAD sentences (the ceiling: a second pass at the
+              configured batch size, 64; and batch 128) against Library.add_many of the same articles
+              into a fresh data dir (segmenting, embedding, SQLite + FTS5, FAISS, saving), and how
+              many texts the embedder was asked to embed (each sentence once).
   latency     Answerer.ask in process, one question after another: the real path (the question is
               embedded), the same questions again with the query-embedding cache warm, and the query
               encode alone.
@@ -143,15 +144,19 @@ def ingest(settings: Settings, workdir: Path, quick: bool) -> Path:
         settings.model, batch_size=settings.embed_batch_size, torch_threads=settings.torch_threads
     )
     model = embedder._get_model()
-    model.encode(texts[:256], batch_size=64, show_progress_bar=False)  # first calls are slow
+    batch = settings.embed_batch_size
 
-    raw: dict[int, float] = {}
-    for batch in sorted({64, 128, settings.embed_batch_size}):
+    def raw(size: int, label: str) -> float:
         with Timer() as t:
-            model.encode(texts, batch_size=batch, normalize_embeddings=True, show_progress_bar=False)
-        raw[batch] = len(texts) / t.seconds
-        print(f"model.encode, batch {batch:<4}         {raw[batch]:7.1f} sentences/s   ({t.seconds:.1f} s)")
+            model.encode(texts, batch_size=size, normalize_embeddings=True, show_progress_bar=False)
+        rate = len(texts) / t.seconds
+        print(f"model.encode, batch {size:<4} {label:<22} {rate:6.1f} sentences/s ({t.seconds:.1f} s)")
+        return rate
 
+    # A first pass over a set of texts is the slowest (kernels for each new batch shape are prepared):
+    # the library is compared with the second pass, over the same texts at the same batch size.
+    raw(batch, "(first pass)")
+    steady = raw(batch, "(second pass)")
     counting = CountingEmbedder(embedder)
     data_dir = workdir / "ingest"
     library = Library(data_dir, counting)  # type: ignore[arg-type]  # an Embedder by its methods
@@ -161,15 +166,14 @@ def ingest(settings: Settings, workdir: Path, quick: bool) -> Path:
     stored = library.store.sentence_count(COLLECTION)
     library.close()
     rate = stored / t.seconds
-    ratio = rate / raw[settings.embed_batch_size]
     print(
-        f"Library.add_many, batch {settings.embed_batch_size:<4}     {rate:7.1f} sentences/s"
-        f"   ({t.seconds:.1f} s: {created} articles, {stored:,} sentences stored)"
+        f"Library.add_many, batch {batch:<4} {'(after those)':<22} {rate:6.1f} sentences/s"
+        f" ({t.seconds:.1f} s: {created} articles, {stored:,} sentences stored)"
     )
-    print(
-        f"ingest / raw encode at the same batch size: {ratio:.1%} (target >= 90%: {verdict(ratio >= 0.9)});"
-        f" against the fastest raw batch size: {rate / max(raw.values()):.1%}"
-    )
+    other = 128 if batch != 128 else 64
+    raw(other, "(its first pass)")
+    ratio = rate / steady
+    print(f"ingest / raw encode at batch {batch}: {ratio:.1%} (target >= 90%: {verdict(ratio >= 0.9)})")
     asked = sum(counting.texts.values())
     print(
         f"the embedder was asked for {asked:,} texts in {counting.calls} calls for {stored:,} stored"

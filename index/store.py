@@ -440,9 +440,11 @@ class Store:
         if not match_query:
             return []
         with self._lock:
+            # Each match's collection is checked in the narrow (collection, id) index: the planner would
+            # read the sentence's row instead, with its vector, which at 100k sentences is half the time.
             rows = self._conn.execute(
                 "SELECT s.id, bm25(sentences_fts) AS score FROM sentences_fts f"
-                " JOIN sentences s ON s.id = f.rowid"
+                " JOIN sentences s INDEXED BY sentences_collection ON s.id = f.rowid"
                 " WHERE sentences_fts MATCH ? AND s.collection = ? ORDER BY score LIMIT ?",
                 (match_query, collection, limit),
             ).fetchall()

@@ -85,7 +85,7 @@ def _citation(item: Scored, articles: Mapping[str, Article]) -> Citation | None:
 
 
 def merge_adjacent(citations: list[Citation], articles: Mapping[str, Article]) -> list[Citation]:
-    """Neighbouring sentences of one article become one quote, read in the article's order."""
+    """Neighbouring sentences of one paragraph become one quote, read in the article's order."""
     merged: list[Citation] = []
     for citation in citations:
         for n, other in enumerate(merged):
@@ -93,8 +93,9 @@ def merge_adjacent(citations: list[Citation], articles: Mapping[str, Article]) -
                 continue
             first, second = sorted((other, citation), key=lambda c: c.ordinal)
             last_ordinal = first.ordinal + len(first.sentence_ids) - 1
-            if second.ordinal == last_ordinal + 1:
-                article = articles[citation.article_id]
+            article = articles[citation.article_id]
+            # Across a paragraph break the two stay separate quotes: one quote is one stretch of prose.
+            if second.ordinal == last_ordinal + 1 and "\n" not in article.text[first.end : second.start]:
                 merged[n] = first.model_copy(
                     update={
                         "end": second.end,

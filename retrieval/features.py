@@ -2,7 +2,8 @@
 
 Each feature is something a careful reader would check: does the sentence mean the same (dense), share
 the rare words (idf overlap) and their order (bigrams), sit in a paragraph about the question (context),
-and hold the kind of thing asked for (a date for "when", a number for "how many", a name for "who")?
+hold the kind of thing asked for (a date for "when", a number for "how many", a name for "who"), and
+lack or contradict nothing the question says (a name, a number, a negation, a word turned to its opposite)?
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from functools import cached_property, lru_cache
 from itertools import pairwise
 
 from index.models import Sentence
-from index.text import content_terms, term_string, words
+from index.text import content_terms, stem, term_string, words
+from retrieval.contrast import antonym_clash, negation_mismatch
 
 FEATURE_NAMES = (
     "dense",
@@ -44,6 +46,15 @@ FEATURE_NAMES = (
     "cue_number",
     "cue_name",
     "cue_reason",
+    "missing_max",
+    "window_missing_max",
+    "window_missing_count",
+    "number_missing",
+    "numbers_present",
+    "name_missing",
+    "negation_mismatch",
+    "antonym_clash",
+    "answer_slot",
 )
 
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b")
@@ -64,6 +75,18 @@ _ANAPHOR = re.compile(
     r"^[\"“'(]*(It|Its|This|These|That|Those|They|Their|Them|He|She|His|Her|Such|Both|The latter|The former|"
     r"There|Here|Most|Some|Many|Each|All|Another|Other|However|Also|In addition|Thus|Therefore)\b"
 )
+# Words that frame a question rather than name what it is about ("what type of", "how is it described",
+# "what happened"): the answering sentence seldom repeats them, so their absence is no sign of a wrong one.
+_FRAMING = frozenset(
+    stem(w)
+    for w in """type types kind kinds sort name named names call called calls known term terms termed describe
+    described description mean means meaning happen happened happens example examples refer refers referred
+    consider considered think thought say said says use used uses make made take took taken get got go went
+    come came occur occurred result results cause caused causes reason reasons way ways year years time times
+    date number numbers amount percentage long locate located location place places according approximately
+    approximate else""".split()
+)
+_QUESTION_NUMBER = re.compile(r"\d(?:[\d,.]*\d)?")
 _REASON = re.compile(
     r"\b(because|due to|owing to|in order to|so that|in protest|as a result|in response|reason|since|"
     r"after|caused|led to|thanks to|amid)\b",
@@ -83,6 +106,25 @@ class QuestionInfo:
     @cached_property  # read by every overlap feature of every candidate
     def total_idf(self) -> float:
         return sum(self.idf.values()) or 1.0
+
+    @cached_property
+    def top_idf(self) -> float:
+        return max(self.idf.values(), default=0.0) or 1.0
+
+    @cached_property
+    def required_idf(self) -> Mapping[str, float]:
+        """The idf of the terms an answering sentence (or its paragraph) should contain: no framing words."""
+        return {t: w for t, w in self.idf.items() if t not in _FRAMING}
+
+    @cached_property
+    def numbers(self) -> tuple[str, ...]:
+        return tuple(_QUESTION_NUMBER.findall(self.text))
+
+    @cached_property
+    def names(self) -> tuple[frozenset[str], ...]:
+        """The terms of each capitalised word after the first: names the answer must be about."""
+        found = (frozenset(content_terms(m.group(0))) for m in _CAPITALISED.finditer(self.text))
+        return tuple(terms for terms in found if terms)
 
 
 @dataclass(frozen=True)
@@ -168,6 +210,42 @@ def _has_new_name(text: str, q: QuestionInfo) -> bool:
     return any(m.group(0).lower() not in q.words for m in _CAPITALISED.finditer(text))
 
 
+def _answer_slot(q: QuestionInfo, text: str) -> bool:
+    """The sentence holds something of the kind asked for that the question does not already say."""
+    lowered = q.text.lower()
+    if q.kind == "time":
+        found = [m.group(0) for m in _YEAR.finditer(text)] + [m.group(0) for m in _MONTH.finditer(text)]
+    elif q.kind == "number":
+        found = [m.group(0) for m in _NUMBER.finditer(text)]
+    elif q.kind == "name":
+        found = [m.group(0) for m in _CAPITALISED.finditer(text)]
+    else:
+        return True
+    return any(x.lower() not in lowered for x in found)
+
+
+def _contrast_features(
+    q: QuestionInfo, c: CandidateContext, text: str, sentence_terms: set[str]
+) -> list[float]:
+    """What the sentence lacks or contradicts: the signs of a close match that is not an answer."""
+    window = c.prev_terms | c.next_terms | _title_terms(c.title)
+    missing = [w for t, w in q.required_idf.items() if t not in sentence_terms]
+    window_missing = [w for t, w in q.required_idf.items() if t not in sentence_terms and t not in window]
+    numbers_missing = sum(n not in text for n in q.numbers)
+    sentence_words = frozenset(words(text))
+    return [
+        max(missing, default=0.0) / q.top_idf,
+        max(window_missing, default=0.0) / q.top_idf,
+        float(len(window_missing)),
+        float(numbers_missing > 0),
+        float(bool(q.numbers) and numbers_missing == 0),
+        float(any(any(t not in sentence_terms and t not in window for t in name) for name in q.names)),
+        float(negation_mismatch(q.words, sentence_words)),
+        float(antonym_clash(q.words, sentence_words)),
+        float(_answer_slot(q, text)),
+    ]
+
+
 def features(q: QuestionInfo, c: CandidateContext, best_dense: float, best_bm25: float) -> list[float]:
     text = c.sentence.text
     stems = c.stems if c.stems is not None else term_string(text).split()
@@ -177,10 +255,11 @@ def features(q: QuestionInfo, c: CandidateContext, best_dense: float, best_bm25:
     novel = [t for t in sentence_terms if t not in q.idf]
     prev_overlap = _weighted_overlap(q, c.prev_terms)
     anaphor = float(bool(_ANAPHOR.match(text)))
-    top_idf = max(q.idf.values(), default=0.0) or 1.0
     context = c.context_terms  # with sentence_terms: what the paragraph covers (not built as a union)
-    missing = max((w for t, w in q.idf.items() if t not in context and t not in sentence_terms), default=0.0)
-    missing_idf = missing / top_idf
+    missing = max(
+        (w for t, w in q.required_idf.items() if t not in context and t not in sentence_terms), default=0.0
+    )
+    missing_idf = missing / q.top_idf
     if q.bigrams:
         bigrams = set(pairwise(stems))
         bigram = len(q.bigrams & bigrams) / len(q.bigrams)
@@ -212,4 +291,5 @@ def features(q: QuestionInfo, c: CandidateContext, best_dense: float, best_bm25:
         float(q.kind == "number" and bool(_NUMBER.search(text))),
         float(q.kind == "name" and _has_new_name(text, q)),
         float(q.kind == "reason" and bool(_REASON.search(text))),
+        *_contrast_features(q, c, text, sentence_terms),
     ]

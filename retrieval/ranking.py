@@ -28,7 +28,6 @@ class LinearModel:
 DEFAULT_MODEL = LinearModel(WEIGHTS, BIAS)
 
 
-
 @dataclass(frozen=True)
 class Scored:
     context: CandidateContext
