@@ -111,7 +111,8 @@ class VectorIndex:
         if self.kind != "flat":
             return False
         if ids:
-            self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+            # faiss's Python wrapper takes an id array here; its type stubs know only an IDSelector.
+            self._index.remove_ids(np.asarray(ids, dtype=np.int64))  # type: ignore[arg-type]
         self.generation = generation
         return True
 
@@ -158,7 +159,7 @@ class VectorIndex:
         if index.ntotal != manifest.count or index.d != manifest.dim:
             return None
         if manifest.kind == "hnsw":
-            faiss.downcast_index(index.index).hnsw.efSearch = HNSW_EF_SEARCH
+            faiss.downcast_index(index.index).hnsw.efSearch = HNSW_EF_SEARCH  # type: ignore[attr-defined]
         return cls(model, manifest.dim, generation, index, manifest.kind)
 
 
