@@ -147,12 +147,12 @@ def hit_rate(pools: list[Pool], ranker: Ranker, k: int) -> float:
 
 def answer_probability(pool: Pool) -> float:
     """The production decision (ranker, then answerability model) over the cached features."""
-    from retrieval.answerability import answerability
+    from retrieval.answerability import BEST_OF, answerability
 
     if not pool.contexts:
         return 0.0
     scores = logits(pool)
-    order = by_model(pool)[:2]
+    order = by_model(pool)[:BEST_OF]
     return answerability([_scored(pool, i, scores) for i in order], len(pool.info.terms))
 
 
@@ -200,7 +200,7 @@ def tune(train: list[Pool], unanswerable: list[Pool], off_topic: list[Pool]) -> 
     import numpy as np
 
     from retrieval import weights as current
-    from retrieval.answerability import ANSWER_FEATURE_NAMES, ANSWER_FEATURE_SIGNS
+    from retrieval.answerability import ANSWER_FEATURE_NAMES, ANSWER_FEATURE_SIGNS, BEST_OF
 
     pools = [p for p in train if p.contexts]
     ranker = dict(zip(FEATURE_NAMES, map(float, fit_listwise(pools)), strict=True))
@@ -216,7 +216,7 @@ def tune(train: list[Pool], unanswerable: list[Pool], off_topic: list[Pool]) -> 
         rows = []
         for pool in group:
             scores = logits(pool)
-            order = by_model(pool)[:2]
+            order = by_model(pool)[:BEST_OF]
             ranked = [_scored(pool, i, scores) for i in order]
             rows.append(answer_features(ranked, len(pool.info.terms)))
         return rows

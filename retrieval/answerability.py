@@ -15,13 +15,13 @@ from retrieval.features import FEATURE_NAMES
 from retrieval.ranking import Scored
 from retrieval.weights import ANSWER_BIAS, ANSWER_WEIGHTS
 
-# The top sentence's ranker features this model reads, and the sign its weight must keep: more evidence
+# The ranker features this model reads, and the sign its weight must keep: more evidence
 # may never lower the confidence, a missing or contradicted word never raise it. Without the signs the
 # fit learns SQuAD 2.0's writing artefact (unanswerable questions copy the passage's words) and refuses
 # questions a sentence matches word for word, the opposite of what a user expects. Only features whose
 # scale does not depend on the collection's size: the same model must judge a chat with one article and
 # a library with thousands (ranks, softmax shares and score gaps do not qualify).
-ANSWER_FEATURE_SIGNS: dict[str, int] = {
+_SENTENCE_SIGNS: dict[str, int] = {
     "dense": 1,
     "idf_overlap": 1,
     "max_missing_idf": -1,
@@ -37,18 +37,26 @@ ANSWER_FEATURE_SIGNS: dict[str, int] = {
     "negation_mismatch": -1,
     "antonym_clash": -1,
     "answer_slot": 1,
-    "question_terms": 0,  # not a feature of the sentence: how much the question says
+}
+# Each read twice: for the top sentence, and at its best over the top few (the answer is often the
+# second or third sentence, which the first only resembles); then how much the question says.
+BEST_OF = 3
+ANSWER_FEATURE_SIGNS: dict[str, int] = {
+    **{f"top_{name}": sign for name, sign in _SENTENCE_SIGNS.items()},
+    **{f"best_{name}": sign for name, sign in _SENTENCE_SIGNS.items()},
+    "question_terms": 0,
 }
 ANSWER_FEATURE_NAMES = tuple(ANSWER_FEATURE_SIGNS)
-_INDEX = {name: n for n, name in enumerate(FEATURE_NAMES)}
+_COLUMNS = [(FEATURE_NAMES.index(name), sign) for name, sign in _SENTENCE_SIGNS.items()]
 
 
 def answer_features(ranked: Sequence[Scored], question_terms: int) -> list[float]:
     top = ranked[0].features
-    return [
-        math.log1p(question_terms) if name == "question_terms" else top[_INDEX[name]]
-        for name in ANSWER_FEATURE_NAMES
+    best = [
+        (max if sign > 0 else min)(item.features[column] for item in ranked[:BEST_OF])
+        for column, sign in _COLUMNS
     ]
+    return [*(top[column] for column, _ in _COLUMNS), *best, math.log1p(question_terms)]
 
 
 def answerability(ranked: Sequence[Scored], question_terms: int) -> float:
