@@ -2,6 +2,7 @@
 
     python bench/speed.py            # the full report (about 15 minutes on 2 cores)
     python bench/speed.py --quick    # smaller sizes and no 1M collection (a few minutes)
+    python bench/speed.py --skip-ingest    # all but the ingest section
 
 Prints each figure beside its target and never asserts: timings depend on the machine. Data: the SQuAD
 articles and questions in ../shared/eval. The answer latency runs on a private copy of the SQuAD
@@ -22,7 +23,8 @@ What each section measures:
               of another and noise. Uniformly random unit vectors have no neighbourhoods at all, which
               no text collection looks like; HNSW's recall on them is printed too, as the floor. The
               queries are the real embeddings of SQuAD questions. Then the whole ask path at about
-              100k sentences: copies of the SQuAD articles whose vectors are the real ones plus noise.
+              100k and 1M sentences: copies of the SQuAD articles whose vectors are the real ones plus
+              noise (HNSW at 1M, as the library picks by size).
   cold start  `verbatim --help`; `verbatim ask` from process start to exit with the answer printed;
               the peak RSS of a `verbatim ask -` process answering questions over the SQuAD collection.
 """
@@ -196,14 +198,14 @@ def has_collection(data_dir: Path, collection: str) -> bool:
         store.close()
 
 
-def squad_data_dir(workdir: Path, ingested: Path, quick: bool) -> Path:
+def squad_data_dir(workdir: Path, ingested: Path | None) -> Path:
     """A private copy of the whole SQuAD collection to answer from."""
     cached = CACHE / "quality"
     if has_collection(cached, COLLECTION):
         target = workdir / "squad"
         shutil.copytree(cached, target)
         return target
-    if not quick:
+    if ingested is not None:
         return ingested
     print("(no bench/.cache/quality: indexing all the SQuAD articles for the latency figures)")
     target = workdir / "squad"
@@ -339,7 +341,7 @@ def ask_at_scale(source: Engine, questions: list[str], copies: int, workdir: Pat
     ids, vectors = store.embeddings(COLLECTION, dim)
     row_of = {int(i): n for n, i in enumerate(ids)}
     embedder = source.library.embedder
-    library = Library(workdir / "scaled", embedder)
+    library = Library(workdir / f"scaled-{copies}", embedder)
     library.store.set_meta("model", embedder.name)
     library.store.set_meta("dim", str(dim))
     rng = np.random.default_rng(3)
@@ -378,6 +380,7 @@ def ask_at_scale(source: Engine, questions: list[str], copies: int, workdir: Pat
     print(f"ask, question embedded (real path)   {percentiles(cold)}")
     print(f"ask, query embedding cached          {percentiles(warm)}")
     library.close()
+    shutil.rmtree(workdir / f"scaled-{copies}")  # gigabytes at a million sentences
 
 
 # -- cold start -----------------------------------------------------------------------------------
@@ -445,7 +448,11 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="smaller sizes, no 1M collection")
-    quick: bool = parser.parse_args().quick
+    parser.add_argument(
+        "--skip-ingest", action="store_true", help="no ingest section (to rerun the latency figures)"
+    )
+    args = parser.parse_args()
+    quick: bool = args.quick
 
     import torch
 
@@ -454,8 +461,8 @@ def main() -> None:
     print(f"machine: {machine()}; torch {torch.__version__}, {torch.get_num_threads()} threads")
     with tempfile.TemporaryDirectory(prefix="verbatim-speed-") as tmp, Timer() as total:
         workdir = Path(tmp)
-        ingested = ingest(settings, workdir, quick)
-        data_dir = squad_data_dir(workdir, ingested, quick)
+        ingested = None if args.skip_ingest else ingest(settings, workdir, quick)
+        data_dir = squad_data_dir(workdir, ingested)
         engine, questions = latency(settings, data_dir, 200 if quick else 500)
 
         store = engine.library.store
@@ -471,7 +478,8 @@ def main() -> None:
         hnsw_at(random_vectors, random_queries, "uniformly random unit vectors (the floor)")
         del random_vectors
 
-        ask_at_scale(engine, questions[: 100 if quick else 200], 2 if quick else 9, workdir)
+        for copies in (2,) if quick else (9, 99):
+            ask_at_scale(engine, questions[: 100 if quick else 200], copies, workdir)
         engine.close()
         cold_start(data_dir, questions[:100])
         own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

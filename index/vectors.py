@@ -12,7 +12,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,8 +40,6 @@ HNSW_M = 32
 # efSearch 128: 0.945 / 0.4 ms; 384: 0.976 / 0.9 ms; 512: 0.983 / 1.3 ms; 768: 0.991 / 2.1 ms.
 HNSW_EF_SEARCH = 768
 HNSW_EF_CONSTRUCTION = 80
-# From this size a query searches on one thread (see _one_thread).
-ONE_THREAD_FROM = 20_000
 
 
 @dataclass(frozen=True)
@@ -66,11 +64,9 @@ def _new_index(dim: int, expected_size: int) -> tuple[faiss.Index, str]:
 @contextmanager
 def _one_thread() -> Iterator[None]:
     """Run FAISS on the calling thread alone. For one query its threads cost more than they save: a
-    flat search (a BLAS product) at 100k takes 7 ms on one thread and 17 ms on two (2 cores). One
-    thread's sums can differ from two threads' in the last bit, which can swap two tied candidates,
-    so below ONE_THREAD_FROM vectors, where either takes 3 ms or less, the default is kept and small
-    collections answer exactly as before. The setting is per calling thread (OpenMP's nthreads-var),
-    so builds elsewhere keep their threads."""
+    flat search (a BLAS product) takes 0.3 ms on one thread and 1 ms on two at 10k vectors, 7 and 17 ms
+    at 100k (2 cores). The setting is per calling thread (OpenMP's nthreads-var), so builds elsewhere
+    keep their threads."""
     before = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
     try:
@@ -119,7 +115,7 @@ class VectorIndex:
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         if len(self) == 0 or k <= 0:
             return []
-        with _one_thread() if len(self) >= ONE_THREAD_FROM else nullcontext():
+        with _one_thread():
             scores, ids = self._index.search(
                 query.reshape(1, -1).astype(np.float32, copy=False), min(k, len(self))
             )

@@ -69,6 +69,11 @@ def negation_mismatch(question_words: Collection[str], sentence_words: Collectio
     return is_negated(question_words) and not is_negated(sentence_words)
 
 
+def opposable(words: Collection[str]) -> frozenset[str]:
+    """The words that have an opposite in the table: all `antonym_clash` needs of a question."""
+    return frozenset(w for w in words if stem(w) in _OPPOSITE)
+
+
 def antonym_clash(question_words: Collection[str], sentence_words: Collection[str]) -> bool:
     """The question uses a word the sentence lacks, and the sentence has its opposite."""
     sentence_stems = {stem(w) for w in sentence_words}

@@ -18,7 +18,7 @@ from itertools import pairwise
 
 from index.models import Sentence
 from index.text import content_terms, stem, term_string, words
-from retrieval.contrast import antonym_clash, negation_mismatch
+from retrieval.contrast import antonym_clash, is_negated, negation_mismatch, opposable
 
 FEATURE_NAMES = (
     "dense",
@@ -115,6 +115,14 @@ class QuestionInfo:
     def required_idf(self) -> Mapping[str, float]:
         """The idf of the terms an answering sentence (or its paragraph) should contain: no framing words."""
         return {t: w for t, w in self.idf.items() if t not in _FRAMING}
+
+    @cached_property
+    def negated(self) -> bool:
+        return is_negated(self.words)
+
+    @cached_property
+    def opposable(self) -> frozenset[str]:
+        return opposable(self.words)
 
     @cached_property
     def numbers(self) -> tuple[str, ...]:
@@ -228,20 +236,29 @@ def _contrast_features(
     q: QuestionInfo, c: CandidateContext, text: str, sentence_terms: set[str]
 ) -> list[float]:
     """What the sentence lacks or contradicts: the signs of a close match that is not an answer."""
-    window = c.prev_terms | c.next_terms | _title_terms(c.title)
+    title = _title_terms(c.title)
+
+    def in_window(term: str) -> bool:
+        return term in sentence_terms or term in c.prev_terms or term in c.next_terms or term in title
+
     missing = [w for t, w in q.required_idf.items() if t not in sentence_terms]
-    window_missing = [w for t, w in q.required_idf.items() if t not in sentence_terms and t not in window]
+    window_missing = [w for t, w in q.required_idf.items() if not in_window(t)]
     numbers_missing = sum(n not in text for n in q.numbers)
-    sentence_words = frozenset(words(text))
+    # Most questions have no negation and no word with an opposite: then the sentence's words are not needed.
+    negation = clash = False
+    if q.negated or q.opposable:
+        sentence_words = frozenset(words(text))
+        negation = negation_mismatch(q.words, sentence_words)
+        clash = antonym_clash(q.opposable, sentence_words)
     return [
         max(missing, default=0.0) / q.top_idf,
         max(window_missing, default=0.0) / q.top_idf,
         float(len(window_missing)),
         float(numbers_missing > 0),
         float(bool(q.numbers) and numbers_missing == 0),
-        float(any(any(t not in sentence_terms and t not in window for t in name) for name in q.names)),
-        float(negation_mismatch(q.words, sentence_words)),
-        float(antonym_clash(q.words, sentence_words)),
+        float(any(not all(map(in_window, name)) for name in q.names)),
+        float(negation),
+        float(clash),
         float(_answer_slot(q, text)),
     ]
 
