@@ -35,6 +35,7 @@ import argparse
 import os
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -440,6 +441,42 @@ def cold_start(data_dir: Path, questions: list[str]) -> None:
     )
 
 
+def bot_ready(data_dir: Path) -> None:
+    """`verbatim serve` against the test suite's fake Bot API server on 127.0.0.1: from process start
+    to a user's question answered from the seed article (model loaded, index read, reply sent)."""
+    from tests.fake_telegram import FakeTelegram
+
+    user = 42
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VERBATIM_")}
+    env["VERBATIM_DATA_DIR"] = str(data_dir)
+    cmd = verbatim_command()
+    run_child([*cmd, "-c", f"tg:{user}", "add", str(EVAL / "seed" / "article.txt")], env)
+    times = []
+    for _ in range(3):
+        with FakeTelegram() as server:
+            server.add_user(user, "Ada")
+            env.update(
+                VERBATIM_TELEGRAM_TOKEN=server.token,
+                VERBATIM_TELEGRAM_BASE_URL=server.base_url,
+                VERBATIM_TELEGRAM_BASE_FILE_URL=server.base_file_url,
+            )
+            start = time.perf_counter()
+            proc = subprocess.Popen([*cmd, "serve"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+            try:
+                server.user_says(user, user, "why was the delegation cancelled?")
+                [answer] = server.wait_for_bot_messages(user, timeout=60)
+                times.append(time.perf_counter() - start)
+            finally:
+                proc.send_signal(signal.SIGINT)
+                proc.wait(timeout=60)
+        if "veto" not in (answer.text or ""):
+            raise RuntimeError(f"unexpected answer: {answer.text!r}")
+    print(
+        f"verbatim serve, process start to the first question answered: best of 3 {min(times):.2f} s,"
+        f" median {statistics.median(times):.2f} s (target < 10 s: {verdict(min(times) < 10)})"
+    )
+
+
 # -- main -----------------------------------------------------------------------------------------
 
 
@@ -482,6 +519,7 @@ def main() -> None:
             ask_at_scale(engine, questions[: 100 if quick else 200], copies, workdir)
         engine.close()
         cold_start(data_dir, questions[:100])
+        bot_ready(data_dir)
         own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\ntotal {total.seconds / 60:.1f} min (this benchmark process peaked at {own:.0f} MiB RSS)")
 

@@ -4,6 +4,7 @@ so a question's terms always match the stored ones."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 import Stemmer
@@ -45,6 +46,6 @@ def term_string(text: str) -> str:
     return " ".join(stem(w) for w in words(text) if is_content_word(w))
 
 
-def fts_query(text: str) -> str:
-    """An FTS5 MATCH expression: any of the question's terms, quoted so they are never FTS syntax."""
-    return " OR ".join('"' + t.replace('"', "") + '"' for t in content_terms(text))
+def fts_query(terms: Iterable[str]) -> str:
+    """An FTS5 MATCH expression: any of the terms, quoted so they are never FTS syntax."""
+    return " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
