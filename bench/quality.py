@@ -112,12 +112,9 @@ Ranker = Callable[[Pool], list[int]]  # candidate indexes, best first
 
 
 def logits(pool: Pool) -> Any:
-    import numpy as np
+    from retrieval import ranking
 
-    from retrieval import weights
-
-    w = np.array([weights.WEIGHTS.get(n, 0.0) for n in FEATURE_NAMES])
-    return pool.matrix() @ w + weights.BIAS
+    return ranking.DEFAULT_MODEL.scores(pool.matrix())
 
 
 def by_model(pool: Pool) -> list[int]:
@@ -173,7 +170,11 @@ def fit_listwise(pools: list[Pool], l2: float = 1e-3) -> Any:
     import numpy as np
     from scipy.optimize import minimize
 
-    groups = [(p.matrix(), np.asarray(p.hits, dtype=bool)) for p in pools if p.contexts and any(p.hits)]
+    from retrieval.ranking import expand
+
+    groups = [
+        (expand(p.matrix()), np.asarray(p.hits, dtype=bool)) for p in pools if p.contexts and any(p.hits)
+    ]
     x_all = np.vstack([x for x, _ in groups])
     mean, scale = x_all.mean(0), x_all.std(0)
     scale[scale == 0] = 1.0
@@ -203,7 +204,9 @@ def tune(train: list[Pool], unanswerable: list[Pool], off_topic: list[Pool]) -> 
     from retrieval.answerability import ANSWER_FEATURE_NAMES, ANSWER_FEATURE_SIGNS, BEST_OF
 
     pools = [p for p in train if p.contexts]
-    ranker = dict(zip(FEATURE_NAMES, map(float, fit_listwise(pools)), strict=True))
+    from retrieval.ranking import MODEL_FEATURE_NAMES
+
+    ranker = dict(zip(MODEL_FEATURE_NAMES, map(float, fit_listwise(pools)), strict=True))
     b = 0.0
     write_weights(ranker, b, current.ANSWER_WEIGHTS, current.ANSWER_BIAS, 0.5)
     reload_weights()
@@ -268,7 +271,7 @@ def fit_monotone_logistic(x: Any, y: Any, sample_weight: Any, signs: Sequence[in
     return raw, float(w[-1] - np.sum(raw * mean))
 
 
-ANSWER_RATE = 0.915
+ANSWER_RATE = 0.92
 
 
 def _scored(pool: Pool, i: int, scores: Any) -> Any:

@@ -1,4 +1,5 @@
-"""Score candidate sentences for a question with a linear model over `features`. Pure."""
+"""Score candidate sentences for a question with a linear model over `features` and the pairwise
+products of the main ones. Pure."""
 
 from __future__ import annotations
 
@@ -6,9 +7,43 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import combinations
+
+import numpy as np
 
 from retrieval.features import FEATURE_NAMES, CandidateContext, QuestionInfo, features
 from retrieval.weights import BIAS, WEIGHTS
+
+# Features whose meaning depends on another ("a close dense match counts for more when the rare words
+# are there too"): the model also weighs the product of every pair of them. On the held-out SQuAD half
+# the products add a point of top-1; all 34 features' products would fit the tuning half instead.
+INTERACTING = (
+    "dense",
+    "dense_gap",
+    "bm25_rel",
+    "idf_overlap",
+    "window_idf_overlap",
+    "context_idf_overlap",
+    "bigram",
+    "title_idf_overlap",
+    "paragraph_dense",
+    "prev_dense",
+    "next_dense",
+    "anaphor",
+    "missing_max",
+    "answer_slot",
+    "length",
+    "novel_terms",
+)
+_PAIRS = np.array(
+    [(FEATURE_NAMES.index(a), FEATURE_NAMES.index(b)) for a, b in combinations(INTERACTING, 2)]
+).reshape(-1, 2)
+MODEL_FEATURE_NAMES = FEATURE_NAMES + tuple(f"{a}*{b}" for a, b in combinations(INTERACTING, 2))
+
+
+def expand(matrix: np.ndarray) -> np.ndarray:
+    """Feature rows (n x FEATURE_NAMES) -> model inputs (n x MODEL_FEATURE_NAMES)."""
+    return np.hstack([matrix, matrix[:, _PAIRS[:, 0]] * matrix[:, _PAIRS[:, 1]]])
 
 
 @dataclass(frozen=True)
@@ -17,12 +52,13 @@ class LinearModel:
     bias: float
 
     @cached_property
-    def _ordered(self) -> tuple[float, ...]:
-        """The weights in FEATURE_NAMES order, looked up once rather than per candidate."""
-        return tuple(self.weights.get(n, 0.0) for n in FEATURE_NAMES)
+    def _vector(self) -> np.ndarray:
+        """The weights in MODEL_FEATURE_NAMES order, looked up once rather than per question."""
+        return np.array([self.weights.get(n, 0.0) for n in MODEL_FEATURE_NAMES])
 
-    def logit(self, values: Sequence[float]) -> float:
-        return self.bias + sum(w * v for w, v in zip(self._ordered, values, strict=True))
+    def scores(self, matrix: np.ndarray) -> np.ndarray:
+        """One score per feature row."""
+        return expand(matrix) @ self._vector + self.bias
 
 
 DEFAULT_MODEL = LinearModel(WEIGHTS, BIAS)
@@ -50,8 +86,10 @@ def rank(
     q: QuestionInfo, contexts: Sequence[CandidateContext], model: LinearModel = DEFAULT_MODEL
 ) -> list[Scored]:
     matrix = feature_matrix(q, contexts)
-    scores = [model.logit(values) for values in matrix]
-    top = max(scores, default=0.0)
+    if not matrix:
+        return []
+    scores = model.scores(np.asarray(matrix, dtype=np.float64)).tolist()
+    top = max(scores)
     shares = [math.exp(s - top) for s in scores]
     total = sum(shares) or 1.0
     scored = [
