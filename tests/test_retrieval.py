@@ -13,7 +13,7 @@ from retrieval.answer import compose_answer, merge_adjacent
 from retrieval.contrast import antonym_clash, negation_mismatch
 from retrieval.features import CandidateContext, question_info
 from retrieval.models import Citation
-from retrieval.pipeline import Answerer
+from retrieval.pipeline import Answerer, lexical_terms
 from retrieval.ranking import Scored, rank
 from tests.conftest import SHARED
 
@@ -34,6 +34,14 @@ def test_an_antonym_in_place_of_the_question_word_is_a_clash() -> None:
     assert antonym_clash(w("Who was the last king?"), w("He was the first king of Poland."))
     assert not antonym_clash(w("When did the price rise and fall?"), w("The price rose and fell."))
     assert not antonym_clash(w("When did the price rise?"), w("In 1979 the price rose again."))
+
+
+def test_lexical_search_keeps_the_rarest_terms_within_the_match_budget() -> None:
+    df = {"rafah": 40, "attack": 3_000, "said": 9_000, "new": 0}
+    terms = ["said", "rafah", "attack", "new"]
+    assert lexical_terms(terms, df, budget=8_000) == ["new", "rafah", "attack"]
+    assert lexical_terms(terms, df, budget=100_000) == ["new", "rafah", "attack", "said"]
+    assert lexical_terms(["said"], df, budget=10) == ["said"]  # never nothing to search for
 
 
 ARTICLE = "The museum opened in 1990. It was first proposed in 1975.\n\nThe museum closed in 2020."
