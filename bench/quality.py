@@ -202,10 +202,9 @@ def tune(train: list[Pool], unanswerable: list[Pool], off_topic: list[Pool]) -> 
 
     from retrieval import weights as current
     from retrieval.answerability import ANSWER_FEATURE_NAMES, ANSWER_FEATURE_SIGNS, BEST_OF
-
-    pools = [p for p in train if p.contexts]
     from retrieval.ranking import MODEL_FEATURE_NAMES
 
+    pools = [p for p in train if p.contexts]
     ranker = dict(zip(MODEL_FEATURE_NAMES, map(float, fit_listwise(pools)), strict=True))
     b = 0.0
     write_weights(ranker, b, current.ANSWER_WEIGHTS, current.ANSWER_BIAS, 0.5)
@@ -271,6 +270,7 @@ def fit_monotone_logistic(x: Any, y: Any, sample_weight: Any, signs: Sequence[in
     return raw, float(w[-1] - np.sum(raw * mean))
 
 
+# Above the 0.90 target with a margin: the held-out half is answered a little less often than this half.
 ANSWER_RATE = 0.92
 
 
