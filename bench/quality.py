@@ -10,6 +10,7 @@ The first run indexes the articles into bench/.cache (a few minutes on 2 cores);
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import sys
 from collections.abc import Callable, Sequence
@@ -50,12 +51,16 @@ class Pool:
     info: QuestionInfo
     contexts: list[CandidateContext]
     hits: list[bool]  # strict hit per candidate
-    x: Any = None  # feature matrix, computed once
+    x: Any = None  # feature matrix, computed once per run
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # The cache keeps what retrieval found, never features: they change whenever a feature does.
+        self.__dict__.update(state, x=None)
 
     def matrix(self) -> Any:
         import numpy as np
 
-        if self.x is None or self.x.shape[1] != len(FEATURE_NAMES):  # cached before a feature was added
+        if self.x is None:
             self.x = np.asarray(feature_matrix(self.info, self.contexts), dtype=np.float64).reshape(
                 len(self.contexts), len(FEATURE_NAMES)
             )
@@ -343,7 +348,7 @@ def cached_pools(
         return pools
     pools = gather(answerer, collection, qs, texts)
     with path.open("wb") as handle:
-        pickle.dump(pools, handle)
+        pickle.dump([dataclasses.replace(p, x=None) for p in pools], handle)
     return pools
 
 
