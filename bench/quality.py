@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
+import pickle
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -335,16 +336,21 @@ def refused(pools: list[Pool], threshold: float) -> float:
     return sum(answer_probability(p) < threshold for p in pools) / max(len(pools), 1)
 
 
+class _PoolUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        # A cache written while this file ran as a script names its classes under __main__.
+        return super().find_class("bench.quality" if module == "__main__" else module, name)
+
+
 def cached_pools(
     answerer: Answerer, collection: str, qs: list[Question], texts: dict[str, str], tag: str
 ) -> list[Pool]:
     """Retrieval results are cached per index state; delete bench/.cache to start afresh."""
-    import pickle
 
     path = CACHE / f"pools-{tag}-{len(qs)}.pickle"
     if path.exists() and path.stat().st_mtime > (CACHE / "quality" / "verbatim.sqlite3").stat().st_mtime:
         with path.open("rb") as handle:
-            pools: list[Pool] = pickle.load(handle)
+            pools: list[Pool] = _PoolUnpickler(handle).load()
         return pools
     pools = gather(answerer, collection, qs, texts)
     with path.open("wb") as handle:
