@@ -214,10 +214,6 @@ def _title_terms(title: str) -> frozenset[str]:
     return frozenset(content_terms(title))
 
 
-def _has_new_name(text: str, q: QuestionInfo) -> bool:
-    return any(m.group(0).lower() not in q.words for m in _CAPITALISED.finditer(text))
-
-
 def _answer_slot(q: QuestionInfo, text: str) -> bool:
     """The sentence holds something of the kind asked for that the question does not already say."""
     lowered = q.text.lower()
@@ -306,7 +302,7 @@ def features(q: QuestionInfo, c: CandidateContext, best_dense: float, best_bm25:
         math.log1p(len(stems)),
         float(q.kind == "time" and bool(_YEAR.search(text) or _MONTH.search(text))),
         float(q.kind == "number" and bool(_NUMBER.search(text))),
-        float(q.kind == "name" and _has_new_name(text, q)),
+        float(q.kind == "name" and _answer_slot(q, text)),
         float(q.kind == "reason" and bool(_REASON.search(text))),
         *_contrast_features(q, c, text, sentence_terms),
     ]
