@@ -213,7 +213,7 @@ def tune(train: list[Pool], unanswerable: list[Pool], off_topic: list[Pool]) -> 
     pools = [p for p in train if p.contexts]
     ranker = dict(zip(MODEL_FEATURE_NAMES, map(float, fit_listwise(pools)), strict=True))
     b = 0.0
-    write_weights(ranker, b, current.ANSWER_WEIGHTS, current.ANSWER_BIAS, 0.5)
+    write_weights(ranker, b, current.ANSWER_WEIGHTS, current.ANSWER_BIAS, 0.5, 0.5)
     reload_weights()
     print(f"ranker fitted on {len(pools)} questions ({sum(len(p.contexts) for p in pools)} candidates)")
 
@@ -239,15 +239,21 @@ def tune(train: list[Pool], unanswerable: list[Pool], off_topic: list[Pool]) -> 
     shares = np.concatenate([np.full(len(rows), share / max(len(rows), 1)) for rows, _, share in groups])
     wa, ba = fit_monotone_logistic(xa, ya, shares, list(ANSWER_FEATURE_SIGNS.values()))
     answer_weights = dict(zip(ANSWER_FEATURE_NAMES, map(float, wa), strict=True))
-    write_weights(ranker, b, answer_weights, ba, 0.5)
+    write_weights(ranker, b, answer_weights, ba, 0.5, 0.5)
     reload_weights()
     # Threshold: still answer ANSWER_RATE of the answerable questions of the tuning half.
     probabilities = sorted(answer_probability(p) for p in train)
     threshold = probabilities[int(len(probabilities) * (1 - ANSWER_RATE))]
-    write_weights(ranker, b, answer_weights, ba, threshold)
+    # A refusal may show the closest passage from where no more than 1 off-topic question in 1,000 would.
+    off_topic_probabilities = sorted(answer_probability(p) for p in off_topic)
+    lead = min(off_topic_probabilities[int(len(off_topic_probabilities) * 0.999)], threshold)
+    write_weights(ranker, b, answer_weights, ba, threshold, lead)
     reload_weights()
     sizes = " + ".join(str(len(rows)) for rows, _, _ in groups)
-    print(f"answerability fitted on {sizes} answerable + unanswerable + off-topic; threshold {threshold:.3f}")
+    print(
+        f"answerability fitted on {sizes} answerable + unanswerable + off-topic;"
+        f" threshold {threshold:.3f}, closest passage shown from {lead:.3f}"
+    )
 
 
 def fit_monotone_logistic(x: Any, y: Any, sample_weight: Any, signs: Sequence[int]) -> tuple[Any, float]:
@@ -309,6 +315,7 @@ def write_weights(
     answer_weights: dict[str, float],
     answer_bias: float,
     threshold: float,
+    lead: float,
 ) -> None:
     lines = [
         '"""Weights of the ranker and the answerability model, fitted by `bench/quality.py --tune` on half',
@@ -327,6 +334,8 @@ def write_weights(
         f"ANSWER_BIAS = {answer_bias:.6f}",
         "# Answer only when the answerability model's probability reaches this.",
         f"MIN_CONFIDENCE = {threshold:.6f}",
+        "# Below it, a refusal still shows the closest passage (as a lead, not an answer) from this one.",
+        f"MIN_LEAD_CONFIDENCE = {lead:.6f}",
         "",
     ]
     (Path(__file__).resolve().parents[1] / "retrieval" / "weights.py").write_text("\n".join(lines))
@@ -422,10 +431,31 @@ def main() -> None:
         f" (held-out {refused(unanswerable_held_out, threshold):.3f})"
     )
     print(f"off-topic (SQuAD asked of the seed article): {refused(off_topic, threshold):.3f}")
+    lead_report(pools, unanswerable, off_topic, threshold, weights.MIN_LEAD_CONFIDENCE)
     seed_report(answerer, "seed")
     seed_report(answerer, "seed-file")
     n = len(pools)
     print(f"\n{n} SQuAD questions over {library.store.sentence_count('squad')} sentences")
+
+
+def lead_report(
+    answerable: list[Pool], unanswerable: list[Pool], off_topic: list[Pool], threshold: float, lead: float
+) -> None:
+    """How often a refusal shows the closest passage, and how often that passage holds the answer."""
+
+    def led(group: list[Pool]) -> list[Pool]:
+        return [p for p in group if lead <= answer_probability(p) < threshold]
+
+    refused_answerable = [p for p in answerable if answer_probability(p) < threshold]
+    shown = led(answerable)
+    holding = sum(p.hits[by_model(p)[0]] for p in shown)
+    print(f"\nclosest passage shown from confidence {lead:.3f}:")
+    print(
+        f"  refused answerable SQuAD questions: {len(shown)} of {len(refused_answerable)},"
+        f" holding the answer in {holding}"
+    )
+    print(f"  SQuAD 2.0 unanswerable questions:   {len(led(unanswerable)) / len(unanswerable):.3f}")
+    print(f"  off-topic questions:                {len(led(off_topic)) / len(off_topic):.4f}")
 
 
 def seed_report(answerer: Answerer, collection: str) -> None:

@@ -16,8 +16,10 @@ log = logging.getLogger(__name__)
 SUPPORT_RATIO = 0.5
 
 
-def refusal(question: str, confidence: float = 0.0) -> Answer:
-    return Answer(question=question, answered=False, answer="", citations=[], confidence=confidence)
+def refusal(question: str, confidence: float = 0.0, closest: Citation | None = None) -> Answer:
+    return Answer(
+        question=question, answered=False, answer="", citations=[], confidence=confidence, closest=closest
+    )
 
 
 def is_verbatim(citation: Citation, article: Article) -> bool:
@@ -36,8 +38,13 @@ def compose_answer(
     """Quote the best sentence, and up to two more that are nearly as likely, if `confidence` allows."""
     # Read at call time, not bound as a default, so refitted weights take effect when reloaded.
     threshold = weights.MIN_CONFIDENCE if min_confidence is None else min_confidence
-    if not ranked or confidence < threshold:
+    if not ranked:
         return refusal(question, confidence)
+    if confidence < threshold:
+        # Close, but not enough to answer: the best sentence is offered as a lead to check. Off-topic
+        # questions stay below MIN_LEAD_CONFIDENCE (999 in 1,000 of those `bench/quality.py` tunes on).
+        near = confidence >= min(weights.MIN_LEAD_CONFIDENCE, threshold)
+        return refusal(question, confidence, _citation(ranked[0], articles) if near else None)
     top = ranked[0]
     chosen = [top]
     for item in ranked[1:]:

@@ -33,6 +33,8 @@ class Answer(BaseModel):
     answer: str
     citations: list[Citation]
     confidence: float  # 0..1; how sure the ranker is that the top citation answers the question
+    # On a refusal that came close: the best sentence, shown as a lead to check, never as the answer.
+    closest: Citation | None = None
 
     def to_json_dict(self) -> dict[str, object]:
         """The `verbatim ask --json` object (a stable interface other tools read)."""
@@ -41,16 +43,18 @@ class Answer(BaseModel):
             "answered": self.answered,
             "answer": self.answer,
             "confidence": round(self.confidence, 4),
-            "citations": [
-                {
-                    "article_id": c.article_id,
-                    "title": c.title,
-                    "url": c.url,
-                    "start": c.start,
-                    "end": c.end,
-                    "text": c.text,
-                    "score": round(c.score, 4),
-                }
-                for c in self.citations
-            ],
+            "citations": [_citation_json(c) for c in self.citations],
+            "closest": _citation_json(self.closest) if self.closest else None,
         }
+
+
+def _citation_json(c: Citation) -> dict[str, object]:
+    return {
+        "article_id": c.article_id,
+        "title": c.title,
+        "url": c.url,
+        "start": c.start,
+        "end": c.end,
+        "text": c.text,
+        "score": round(c.score, 4),
+    }

@@ -10,6 +10,7 @@ from retrieval.models import Answer, Citation
 
 NO_ANSWER = "I couldn't find an answer to that in the articles of this chat."
 NO_ANSWER_HINT = "Add an article that covers it (send a link or paste its text), or ask another way."
+LEAD = "The closest passage, which may not answer it:"
 EMPTY_COLLECTION = "There are no articles here yet."
 EMPTY_HINT = "Add one first: send a link, paste the text, or upload a .txt/.md/.html file."
 
@@ -35,6 +36,10 @@ def render_plain(answer: Answer, *, empty_collection: bool = False) -> str:
     if not answer.answered:
         if empty_collection:
             return f"{EMPTY_COLLECTION} {EMPTY_HINT}"
+        if answer.closest:
+            lead = answer.closest
+            url = f"\n    {lead.url}" if lead.url else ""
+            return f"{NO_ANSWER}\n{LEAD}\n“{lead.text}”\n— {source_line(lead)}{url}"
         return f"{NO_ANSWER}\n{NO_ANSWER_HINT}"
     lines = [f"“{c.text}” [{n}]" for n, c in enumerate(answer.citations, start=1)]
     lines.append("")
@@ -50,12 +55,18 @@ def render_html(answer: Answer, *, empty_collection: bool = False) -> str:
     if not answer.answered:
         if empty_collection:
             return f"{escape(EMPTY_COLLECTION)}\n{escape(EMPTY_HINT)}"
+        if answer.closest:
+            return f"{escape(NO_ANSWER)}\n{lead_html(answer.closest)}"
         return f"{escape(NO_ANSWER)}\n<i>{escape(NO_ANSWER_HINT)}</i>"
     quotes = [
         f"<blockquote>{escape(c.text)} [{n}]</blockquote>" for n, c in enumerate(answer.citations, start=1)
     ]
     sources = [f"[{n}] {html_source(c)}" for n, c in enumerate(answer.citations, start=1)]
     return "\n".join(quotes) + "\n" + "\n".join(sources)
+
+
+def lead_html(closest: Citation) -> str:
+    return f"<i>{escape(LEAD)}</i>\n<blockquote>{escape(closest.text)}</blockquote>\n{html_source(closest)}"
 
 
 def html_source(citation: Citation) -> str:

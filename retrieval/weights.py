@@ -197,3 +197,5 @@ ANSWER_WEIGHTS: dict[str, float] = {
 ANSWER_BIAS = -5.098815
 # Answer only when the answerability model's probability reaches this.
 MIN_CONFIDENCE = 0.451117
+# Below it, a refusal still shows the closest passage (as a lead, not an answer) from this one.
+MIN_LEAD_CONFIDENCE = 0.249249

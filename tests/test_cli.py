@@ -58,6 +58,7 @@ def test_readable_answer_and_refusal(seeded: Path) -> None:
     assert "Karine Jean-Pierre" in text and "[1] Netanyahu sending delegation" in text
     refusal = ask_json(seeded, "Who won the 2022 football World Cup?")
     assert refusal["answered"] is False and refusal["citations"] == []
+    assert refusal["closest"] is None  # nothing in the article comes close to a football question
 
 
 def test_ask_json_reads_questions_from_stdin(seeded: Path) -> None:

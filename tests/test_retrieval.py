@@ -9,12 +9,14 @@ import pytest
 from index.library import Library
 from index.models import Article, ArticleDraft, Sentence
 from index.text import words
+from retrieval import weights
 from retrieval.answer import compose_answer, merge_adjacent
 from retrieval.contrast import antonym_clash, negation_mismatch
 from retrieval.features import CandidateContext, question_info
 from retrieval.models import Citation
 from retrieval.pipeline import Answerer, lexical_terms
 from retrieval.ranking import Scored, rank
+from retrieval.render import render_plain
 from tests.conftest import SHARED
 
 
@@ -99,6 +101,20 @@ def test_refuses_below_the_threshold_and_quotes_above_it() -> None:
     assert answer.answered and answer.confidence == 0.9
     for citation in answer.citations:
         assert ARTICLE[citation.start : citation.end] == citation.text
+
+
+def test_a_refusal_that_came_close_offers_the_best_sentence_as_a_lead() -> None:
+    ranked, articles = _ranked(), {"a": _article()}
+    near = compose_answer("q", ranked, articles, confidence=weights.MIN_LEAD_CONFIDENCE, min_confidence=0.9)
+    assert not near.answered and near.citations == [] and near.answer == ""
+    assert near.closest is not None and near.closest.text == "The museum opened in 1990."
+    assert ARTICLE[near.closest.start : near.closest.end] == near.closest.text
+    far = compose_answer(
+        "q", ranked, articles, confidence=weights.MIN_LEAD_CONFIDENCE / 2, min_confidence=0.9
+    )
+    assert not far.answered and far.closest is None
+    assert "The museum opened in 1990." in render_plain(near)
+    assert "The museum opened in 1990." not in render_plain(far)
 
 
 def test_a_citation_that_is_not_verbatim_is_never_shown() -> None:

@@ -191,6 +191,21 @@ def test_no_answer_and_empty_collection_say_how_to_add() -> None:
     assert "reply /add" in visible(group.html)
 
 
+def test_a_refusal_that_came_close_shows_its_lead_shortened_to_fit() -> None:
+    text = "&<>" * 3000
+    lead = citation(1, text, title="T" * 5000)
+    refusal = Answer(question="q", answered=False, answer="", citations=[], confidence=0.3, closest=lead)
+    [message] = answer_messages(refusal)
+    shown = visible(message.html)
+    assert utf16_len(shown) <= TELEGRAM_LIMIT
+    assert shown.startswith("I couldn't find an answer") and "may not answer it" in shown
+    quote = shown.split("\n")[2]
+    assert quote.endswith("…") and text.startswith(quote[:-1])
+    assert message.sources == (SourceRef(101),)  # its context is one tap away
+    short = refusal.model_copy(update={"closest": citation(1, "Tides <rose> & fell.")})
+    assert visible(answer_messages(short)[0].html) == visible(render_html(short))
+
+
 # -- the Sources button ---------------------------------------------------------------------------------
 
 

@@ -19,7 +19,14 @@ from index.errors import VerbatimError
 from index.library import AddResult
 from index.models import Article, Sentence
 from retrieval.models import Answer, Citation
-from retrieval.render import EMPTY_COLLECTION, NO_ANSWER, html_source, render_article_list, render_html
+from retrieval.render import (
+    EMPTY_COLLECTION,
+    NO_ANSWER,
+    html_source,
+    lead_html,
+    render_article_list,
+    render_html,
+)
 
 TELEGRAM_LIMIT = 4096
 CALLBACK_DATA_LIMIT = 64
@@ -263,6 +270,9 @@ def answer_messages(
     Each message then holds whole quotes, each followed by its source line, numbered as in the
     unsplit answer; a quote too long for a message on its own is shortened (before escaping) with "…".
     """
+    if not answer.answered and answer.closest and not empty_collection:
+        block = _lead_block(answer.closest, limit - visible_length(escape(NO_ANSWER)) - 1)
+        return [Outgoing(f"{escape(NO_ANSWER)}\n{block}", refs_of([answer.closest]))]
     if not answer.answered or not answer.citations:
         return [Outgoing(no_answer_html(empty_collection=empty_collection, group=group))]
     whole = render_html(answer)
@@ -292,6 +302,13 @@ def _citation_block(n: int, citation: Citation, limit: int) -> str:
     fixed = visible_length(f" [{n}]\n{source}")
     text = shorten(citation.text, max(limit - fixed, 1))
     return f"<blockquote>{escape(text)} [{n}]</blockquote>\n{source}"
+
+
+def _lead_block(closest: Citation, limit: int) -> str:
+    """The closest passage of a refusal, its text shortened so the block fits `limit`."""
+    closest = closest.model_copy(update={"title": shorten(closest.title or "Untitled", TITLE_LIMIT)})
+    fixed = visible_length(lead_html(closest.model_copy(update={"text": ""})))
+    return lead_html(closest.model_copy(update={"text": shorten(closest.text, max(limit - fixed, 1))}))
 
 
 # -- the Sources button -----------------------------------------------------------------------------------
