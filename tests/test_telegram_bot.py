@@ -29,6 +29,7 @@ from index.embedder import SentenceTransformerEmbedder
 from index.ingest import draft_from_text
 from index.models import Article, ArticleDraft
 from index.segment import MAX_SENTENCE_CHARS
+from retrieval import weights
 from tests.conftest import SEED_ARTICLE
 from tests.fake_telegram import (
     GROUP_ANONYMOUS_BOT_ID,
@@ -264,6 +265,29 @@ def test_a_question_without_an_answer_says_so(fake: FakeTelegram, make_engine: A
         )
         assert "Add an article that covers it" in (reply.text or "")
         assert not reply.callback_data
+
+    play(fake, engine, scenario)
+
+
+def test_a_refusal_that_came_close_shows_the_closest_passage(
+    fake: FakeTelegram, make_engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Where the lead starts is a fitted figure; from 0 every refusal with candidates shows one.
+    monkeypatch.setattr(weights, "MIN_LEAD_CONFIDENCE", 0.0)
+    engine = make_engine()
+
+    async def scenario(bot: Bot) -> None:
+        bot.seed(USER)
+        fake.user_says(USER, USER, "How much humanitarian aid did the US send to Gaza?")
+        reply = await bot.reply(USER)
+        text = reply.text or ""
+        assert text.startswith("I couldn't find an answer") and "which may not answer it" in text
+        [lead] = quoted(reply)
+        assert lead in SEED_ARTICLE.read_text(encoding="utf-8")
+        assert SEED_TITLE in text and reply.callback_data
+        fake.press_button(USER, USER, reply.message_id, text="Sources")
+        context = await bot.reply(USER)
+        assert lead in (context.text or "")
 
     play(fake, engine, scenario)
 
