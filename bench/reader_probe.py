@@ -104,6 +104,18 @@ def build_reader(layers: int, rank: int) -> Any:
     return Reader()
 
 
+def encode(tokenizer: Any, pairs: list[tuple[str, str]]) -> Any:
+    """(question, sentence) pairs as one padded batch, as a cross-encoder reads them."""
+    return tokenizer(
+        [q for q, _ in pairs],
+        [s for _, s in pairs],
+        return_tensors="pt",
+        padding=True,
+        truncation=True,
+        max_length=128,
+    )
+
+
 def train(reader: Any, tokenizer: Any, pairs: list[tuple[str, str, float]], epochs: float) -> None:
     import torch
 
@@ -123,14 +135,7 @@ def train(reader: Any, tokenizer: Any, pairs: list[tuple[str, str, float]], epoc
             if step >= steps:
                 break
             batch = pairs[start : start + BATCH]
-            encoded = tokenizer(
-                [q for q, _, _ in batch],
-                [s for _, s, _ in batch],
-                return_tensors="pt",
-                padding=True,
-                truncation=True,
-                max_length=128,
-            )
+            encoded = encode(tokenizer, [(q, s) for q, s, _ in batch])
             loss = loss_fn(reader(encoded), torch.tensor([y for _, _, y in batch]))
             loss.backward()
             optimiser.step()
@@ -156,14 +161,7 @@ def reader_scores(reader: Any, tokenizer: Any, pools: list[Pool]) -> list[list[f
     with torch.inference_mode():
         for start in range(0, len(todo), 64):
             batch = todo[start : start + 64]
-            encoded = tokenizer(
-                [q for _, q, _ in batch],
-                [s for _, _, s in batch],
-                return_tensors="pt",
-                padding=True,
-                truncation=True,
-                max_length=128,
-            )
+            encoded = encode(tokenizer, [(q, s) for _, q, s in batch])
             for (n, _, _), value in zip(batch, reader(encoded).tolist(), strict=True):
                 scores[n].append(value)
     return scores
