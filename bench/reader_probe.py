@@ -226,8 +226,9 @@ def main() -> None:
         "reader, best of top 3": np.array([max(s) for s in scores]),
     }
     # Fit each combination on half of the held-out articles, measure on the other half.
-    held_articles = sorted({p.question.article_id for p in held})
-    fit = np.array([p.question.article_id in set(held_articles[::2]) for p in held])
+    fitting_articles = set(sorted({p.question.article_id for p in held})[::2])
+    fit = np.array([p.question.article_id in fitting_articles for p in held])
+    measured = ~fit
 
     print(f"\nReader probe ({args.layers} layers, LoRA rank {args.rank}, {args.epochs} epochs; {machine()})")
     print(f"held-out: {len(held_a)} answerable, {len(held_u)} unanswerable questions")
@@ -240,10 +241,9 @@ def main() -> None:
         w, b = fit_monotone_logistic(x[fit], label[fit], np.ones(int(fit.sum())), [0] * len(cols))
         z = x @ w + b
         threshold = np.sort(z[fit & (label == 1)])[int((fit & (label == 1)).sum() * (1 - ANSWER_RATE))]
-        measured = ~fit
         answered = (z[measured & (label == 1)] >= threshold).mean()
         refused = (z[measured & (label == 0)] < threshold).mean()
-        score = auc(z[label == 1], z[label == 0])
+        score = auc(z[measured & (label == 1)], z[measured & (label == 0)])
         print(f"{name:<44}{score:>6.3f}{answered:>10.3f}{refused:>10.3f}")
 
 
