@@ -447,7 +447,7 @@ def lead_report(
         return [p for p in group if lead <= answer_probability(p) < threshold]
 
     refused_answerable = [p for p in answerable if answer_probability(p) < threshold]
-    shown = led(answerable)
+    shown = [p for p in refused_answerable if answer_probability(p) >= lead]
     holding = sum(p.hits[by_model(p)[0]] for p in shown)
     print(f"\nclosest passage shown from confidence {lead:.3f}:")
     print(
