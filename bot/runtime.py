@@ -7,6 +7,7 @@ import logging
 from bot.settings import Settings
 from index.embedder import Embedder, SentenceTransformerEmbedder
 from index.library import Library
+from index.reader import load_reader
 from retrieval.pipeline import Answerer
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,13 @@ class Engine:
         self.library = Library(
             settings.resolved_data_dir(), embedder, max_article_chars=settings.max_article_chars
         )
-        self.answerer = Answerer(self.library, max_citations=settings.max_citations)
+        self.answerer = build_answerer(self.library, settings)
 
     def close(self) -> None:
         self.library.close()
+
+
+def build_answerer(library: Library, settings: Settings) -> Answerer:
+    """The answerer over `library`, with the reader the settings name (none when `off`)."""
+    reader = load_reader(settings.reader, device=settings.device, torch_threads=settings.torch_threads)
+    return Answerer(library, max_citations=settings.max_citations, reader=reader)

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
 
     # Answers
     max_citations: int = 3
+    reader: str = Field(
+        default="bundled",
+        description="the reading model: bundled, off, or a sentence-transformers CrossEncoder's local path",
+    )
 
     # Fetching links
     allow_private_urls: bool = False

@@ -105,7 +105,8 @@ class ContextRow(NamedTuple):
     ordinal: int
     terms: str  # the stored search terms: index.text.term_string of the sentence's text
     embedding: bytes  # float32 vector
-    sentence: Sentence | None  # the full sentence, for those asked for (the candidates) only
+    sentence: Sentence
+    candidate: bool  # one of the sentences asked for, not only of their paragraphs
 
 
 @dataclass(frozen=True)
@@ -389,9 +390,8 @@ class Store:
                     start=start,
                     end=end,
                     text=text,
-                )
-                if sid in wanted
-                else None,
+                ),
+                sid in wanted,
             )
             for sid, article_id, title, paragraph, ordinal, terms, embedding, start, end, text in rows
         ]

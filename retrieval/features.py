@@ -151,6 +151,9 @@ class CandidateContext:
     next_terms: frozenset[str]
     # term_string(sentence.text).split() when the caller has it (the store keeps it); else computed.
     stems: tuple[str, ...] | None = None
+    # The previous / next sentence of the same paragraph, which a quote may need beside this one.
+    prev: Sentence | None = None
+    next: Sentence | None = None
 
 
 def question_kind(question: str) -> str:

@@ -35,6 +35,7 @@ class Answer(BaseModel):
     confidence: float  # 0..1; how sure the ranker is that the top citation answers the question
     # On a refusal that came close: the best sentence, shown as a lead to check, never as the answer.
     closest: Citation | None = None
+    reader: str | None = None  # the reading model that decided, None when answered without one
 
     def to_json_dict(self) -> dict[str, object]:
         """The `verbatim ask --json` object (a stable interface other tools read)."""
@@ -45,6 +46,7 @@ class Answer(BaseModel):
             "confidence": round(self.confidence, 4),
             "citations": [_citation_json(c) for c in self.citations],
             "closest": _citation_json(self.closest) if self.closest else None,
+            "reader": self.reader,
         }
 
 

@@ -5,18 +5,22 @@ The glue over a Library; the decisions live in the pure modules (features, ranki
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Mapping
 
 import numpy as np
 
 from index.library import Library
+from index.models import Sentence
+from index.reader import Reader
 from index.text import content_terms, fts_query
-from retrieval.answer import compose_answer, refusal
+from retrieval import reading, weights
+from retrieval.answer import Passage, by_share, compose_answer, refusal
 from retrieval.answerability import answerability
 from retrieval.features import CandidateContext, QuestionInfo, question_info
 from retrieval.models import Answer
-from retrieval.ranking import rank
+from retrieval.ranking import Scored, rank
 
 DENSE_CANDIDATES = 30
 LEXICAL_CANDIDATES = 30
@@ -27,6 +31,10 @@ MAX_QUESTION_CHARS = 1000
 # sentence of fifty is 20,000 matches). On the SQuAD collection (10k sentences) no question comes near
 # it: the most any question's terms match is 2,100 sentences.
 LEXICAL_MATCH_BUDGET = 8_000
+
+
+def _probability(logit: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(logit, 50.0), -50.0)))
 
 
 def lexical_terms(terms: list[str], df: Mapping[str, int], budget: int = LEXICAL_MATCH_BUDGET) -> list[str]:
@@ -42,23 +50,52 @@ def lexical_terms(terms: list[str], df: Mapping[str, int], budget: int = LEXICAL
 
 
 class Answerer:
-    def __init__(self, library: Library, *, max_citations: int = 3) -> None:
+    def __init__(
+        self,
+        library: Library,
+        *,
+        max_citations: int = 3,
+        reader: Reader | None = None,
+        reading_model: reading.ReadingModel | None = None,
+    ) -> None:
         self.library = library
         self.max_citations = max_citations
+        self.reader = reader
+        self.reading_model = reading_model or reading.default_model()
 
     def ask(self, collection: str, question: str) -> Answer:
         question = " ".join(question.split())[:MAX_QUESTION_CHARS]
+        reader_name = self.reader.name if self.reader else None
         if not question:
-            return refusal(question)
+            return refusal(question, reader=reader_name)
         q, contexts = self.candidates(collection, question)
         if not contexts:
-            return refusal(question)
+            return refusal(question, reader=reader_name)
         ranked = rank(q, contexts)
-        top_articles = sorted({s.context.sentence.article_id for s in ranked[:10]})
-        articles = self.library.articles(collection, top_articles)
-        confidence = answerability(ranked, len(q.terms))
+        ranker_confidence = answerability(ranked, len(q.terms))
+        if self.reader is None:
+            passages = by_share(ranked, self.max_citations)
+            confidence, answer_from, lead_from = (
+                ranker_confidence,
+                weights.MIN_CONFIDENCE,
+                weights.MIN_LEAD_CONFIDENCE,
+            )
+        else:
+            passages, best = read_passages(
+                self.reader, self.reading_model, question, ranked, self.max_citations
+            )
+            confidence = reading.confidence(best, ranker_confidence, self.reading_model)
+            answer_from = self.reading_model.min_confidence
+            lead_from = self.reading_model.min_lead_confidence
+        cited = sorted({s.article_id for p in passages for s in p.sentences})
         return compose_answer(
-            question, ranked, articles, confidence=confidence, max_citations=self.max_citations
+            question,
+            passages,
+            self.library.articles(collection, cited),
+            confidence=confidence,
+            answer_from=answer_from,
+            lead_from=lead_from,
+            reader=reader_name,
         )
 
     def candidates(self, collection: str, question: str) -> tuple[QuestionInfo, list[CandidateContext]]:
@@ -101,10 +138,11 @@ class Answerer:
         nothing: frozenset[str] = frozenset()
 
         contexts = []
+        by_id = {row.id: row.sentence for row in rows}
         for row in rows:
+            if not row.candidate:
+                continue  # context only
             sentence = row.sentence
-            if sentence is None:
-                continue  # context only, not a candidate
             sid = row.id
             key = (row.article_id, row.paragraph)
             prev_id = at.get((*key, row.ordinal - 1))
@@ -125,6 +163,42 @@ class Answerer:
                     prev_terms=sentence_terms[prev_id] if prev_id is not None else nothing,
                     next_terms=sentence_terms[next_id] if next_id is not None else nothing,
                     stems=stems[sid],
+                    prev=by_id[prev_id] if prev_id is not None else None,
+                    next=by_id[next_id] if next_id is not None else None,
                 )
             )
         return q, contexts
+
+
+def read_passages(
+    reader: Reader,
+    model: reading.ReadingModel,
+    question: str,
+    ranked: list[Scored],
+    max_citations: int,
+) -> tuple[list[Passage], float]:
+    """The reader reads the ranker's best candidates, then the best of them joined with each neighbour
+    of its paragraph. Returns what to quote, best first, and the best passage's reading."""
+    top = ranked[: model.read_top]
+    readings = reader.score(question, [(s.context.title, s.context.sentence.text) for s in top])
+    reads = reading.rerank(top, readings.tolist(), model)
+    best = reads[0]
+    context = best.item.context
+    sentence = context.sentence
+    pairs: list[tuple[str, tuple[Sentence, Sentence]]] = []
+    if context.prev is not None:
+        pairs.append(("prev", (context.prev, sentence)))
+    if context.next is not None:
+        pairs.append(("next", (sentence, context.next)))
+    joined = reader.score(question, [(context.title, f"{a.text} {b.text}") for _, (a, b) in pairs])
+    joined_readings = {side: float(r) for (side, _), r in zip(pairs, joined.tolist(), strict=True)}
+    side = reading.choose_join(best.reading, list(joined_readings.items()), model)
+    sentences: tuple[Sentence, ...] = (sentence,)
+    score = best.reading
+    if side is not None:
+        sentences, score = dict(pairs)[side], joined_readings[side]
+    passages = [Passage(sentences, _probability(score))]
+    for other in reading.supporting(reads, score, model, max_citations):
+        if all(other.item.context.sentence.text != s.text for p in passages for s in p.sentences):
+            passages.append(Passage((other.item.context.sentence,), _probability(other.reading)))
+    return passages, score

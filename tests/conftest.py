@@ -10,6 +10,7 @@ import pytest
 from bot.settings import Settings
 from index.embedder import SentenceTransformerEmbedder
 from index.library import Library
+from index.reader import BundledReader
 from retrieval.pipeline import Answerer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,6 +26,14 @@ def embedder() -> SentenceTransformerEmbedder:
     return model
 
 
+@pytest.fixture(scope="session")
+def reader() -> BundledReader:
+    """The bundled reader, loaded once for the whole test session."""
+    model = BundledReader()
+    model.warm_up()
+    return model
+
+
 @pytest.fixture
 def library(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Iterator[Library]:
     lib = Library(tmp_path / "data", embedder)
@@ -33,8 +42,9 @@ def library(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Iterator[L
 
 
 @pytest.fixture
-def answerer(library: Library) -> Answerer:
-    return Answerer(library)
+def answerer(library: Library, reader: BundledReader) -> Answerer:
+    """The answerer as the product runs it: ranker, then the bundled reader."""
+    return Answerer(library, reader=reader)
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 from index.library import Library
 from index.models import Article, ArticleDraft, Sentence
 from index.text import words
-from retrieval import weights
-from retrieval.answer import compose_answer, merge_adjacent
+from retrieval import reading
+from retrieval.answer import by_share, compose_answer, list_end, merge_adjacent
 from retrieval.contrast import antonym_clash, negation_mismatch
 from retrieval.features import CandidateContext, question_info
 from retrieval.models import Citation
@@ -95,9 +95,13 @@ def test_the_sentence_that_answers_ranks_first() -> None:
 
 def test_refuses_below_the_threshold_and_quotes_above_it() -> None:
     ranked, articles = _ranked(), {"a": _article()}
-    refused = compose_answer("q", ranked, articles, confidence=0.2, min_confidence=0.5)
+    refused = compose_answer(
+        "q", by_share(ranked, 3), articles, confidence=0.2, answer_from=0.5, lead_from=0.3
+    )
     assert not refused.answered and refused.citations == []
-    answer = compose_answer("q", ranked, articles, confidence=0.9, min_confidence=0.5)
+    answer = compose_answer(
+        "q", by_share(ranked, 3), articles, confidence=0.9, answer_from=0.5, lead_from=0.3
+    )
     assert answer.answered and answer.confidence == 0.9
     for citation in answer.citations:
         assert ARTICLE[citation.start : citation.end] == citation.text
@@ -105,13 +109,12 @@ def test_refuses_below_the_threshold_and_quotes_above_it() -> None:
 
 def test_a_refusal_that_came_close_offers_the_best_sentence_as_a_lead() -> None:
     ranked, articles = _ranked(), {"a": _article()}
-    near = compose_answer("q", ranked, articles, confidence=weights.MIN_LEAD_CONFIDENCE, min_confidence=0.9)
+    passages = by_share(ranked, 3)
+    near = compose_answer("q", passages, articles, confidence=0.3, answer_from=0.9, lead_from=0.3)
     assert not near.answered and near.citations == [] and near.answer == ""
     assert near.closest is not None and near.closest.text == "The museum opened in 1990."
     assert ARTICLE[near.closest.start : near.closest.end] == near.closest.text
-    far = compose_answer(
-        "q", ranked, articles, confidence=weights.MIN_LEAD_CONFIDENCE / 2, min_confidence=0.9
-    )
+    far = compose_answer("q", passages, articles, confidence=0.15, answer_from=0.9, lead_from=0.3)
     assert not far.answered and far.closest is None
     assert "The museum opened in 1990." in render_plain(near)
     assert "The museum opened in 1990." not in render_plain(far)
@@ -119,7 +122,9 @@ def test_a_refusal_that_came_close_offers_the_best_sentence_as_a_lead() -> None:
 
 def test_a_citation_that_is_not_verbatim_is_never_shown() -> None:
     article = _article().model_copy(update={"text": ARTICLE.replace("1990", "1991")})
-    answer = compose_answer("q", _ranked(), {"a": article}, confidence=0.9, min_confidence=0.5)
+    answer = compose_answer(
+        "q", by_share(_ranked(), 3), {"a": article}, confidence=0.9, answer_from=0.5, lead_from=0.3
+    )
     assert all("1990" not in c.text for c in answer.citations)
     assert all(article.text[c.start : c.end] == c.text for c in answer.citations)
 
@@ -142,6 +147,26 @@ def test_neighbouring_sentences_merge_into_one_quote_in_article_order() -> None:
     merged = merge_adjacent([cite(27, 57, 1), cite(0, 26, 0), cite(59, 85, 2)], {"a": _article()})
     assert [c.text for c in merged] == [ARTICLE[0:57], ARTICLE[59:85]]
     assert sorted(merged[0].sentence_ids) == [1, 2]
+
+
+def test_a_sentence_ending_in_a_colon_is_quoted_with_its_list() -> None:
+    text = "Intro.\nThe winners were:\n- Alice\n- Bob\n\n" + "After that comes prose. " * 8
+    assert text[: list_end(text, text.index(":") + 1)] == "Intro.\nThe winners were:\n- Alice\n- Bob"
+    plain = "They named three:\nAlice Smith\nBob Jones\n" + "A long paragraph of prose. " * 8
+    assert plain[: list_end(plain, plain.index(":") + 1)].endswith("Bob Jones")
+    assert list_end("No list: here it goes on.", 8) == 8  # the colon's line goes on: not a list
+
+
+def test_the_reader_reorders_the_ranker_and_a_neighbour_joins_only_when_it_reads_better() -> None:
+    model = reading.ReadingModel(rank_mix=0.5, join_margin=1.0, support_margin=1.0)
+    ranked = _ranked()
+    reads = reading.rerank(ranked, [-2.0, 3.0, 0.5], model)
+    assert reads[0].item is ranked[1]  # the reader's clear favourite wins over a small ranker lead
+    assert reading.choose_join(3.0, [("prev", 3.5), ("next", 4.2)], model) == "next"
+    assert reading.choose_join(3.0, [("prev", 3.5)], model) is None
+    assert reading.supporting(reads, 3.0, model, limit=3) == []  # 0.5 does not read nearly as well
+    low, high = reading.confidence(-3.0, 0.5, model), reading.confidence(3.0, 0.5, model)
+    assert 0 < low < 0.5 < high < 1
 
 
 SEED = SHARED / "eval" / "seed"

@@ -1,0 +1,185 @@
+"""Answer quality on real news: weekly news-quiz questions (RealTime QA, 2023-2026) over the articles a
+search engine returned for them (../shared/eval/news-qa-2023-2026).
+
+    python bench/news.py            # index (first run only), then report every figure
+
+Collections, one per period: the first half of 2024 (the tuning period `bench/quality.py --tune` reads),
+2025 and 2026 (reported, never tuned on). Each holds the articles of that period's questions.
+- hit: the first quote lies in one of the question's `article_ids`, holds a right choice and none of
+  the wrong ones (SQuAD normalisation);
+- other period: a period's questions asked of another period's articles; right = refused, or answered
+  with a right choice and none of the wrong ones.
+Indexing takes about 25 minutes on one core; later runs reuse bench/.cache/news.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import pickle
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import CACHE, EVAL, Timer, machine, normalise, read_jsonl
+from bench.quality import Pool, Question, by_bm25, by_dense, by_model
+from bot.settings import Settings
+from index.embedder import SentenceTransformerEmbedder
+from index.library import Library
+from index.models import ArticleDraft
+from retrieval.models import Answer
+from retrieval.pipeline import Answerer
+
+NEWS = EVAL / "news-qa-2023-2026"
+LIBRARY = CACHE / "news"
+# name -> which questions (by their date) the collection serves
+PERIODS: dict[str, Callable[[str], bool]] = {
+    "news-2024a": lambda d: d.startswith("2024/0") and d[5:7] <= "06",
+    "news-2025": lambda d: d.startswith("2025"),
+    "news-2026": lambda d: d.startswith("2026"),
+}
+TUNING = "news-2024a"
+REPORTED = ("news-2025", "news-2026")
+# (questions of, asked of): periods that do not hold each other's answers
+CROSS = {TUNING: ("news-2023", TUNING), "reported": ("news-2026", "news-2025")}
+
+
+@dataclass
+class NewsQuestion(Question):
+    date: str = ""
+    wrong: list[str] = field(default_factory=list)
+    article_ids: list[str] = field(default_factory=list)
+
+
+def news_questions(period: Callable[[str], bool]) -> list[NewsQuestion]:
+    return [
+        NewsQuestion(
+            id=q["id"],
+            article_id=q["article_id"],
+            text=q["question"],
+            answers=q["answers"],
+            paragraph=None,
+            date=q["date"],
+            wrong=q["wrong"],
+            article_ids=q["article_ids"],
+        )
+        for q in read_jsonl(NEWS / "questions.jsonl")
+        if period(q["date"])
+    ]
+
+
+def questions_of(name: str) -> list[NewsQuestion]:
+    if name == "news-2023":
+        return news_questions(lambda d: d.startswith("2023"))
+    return news_questions(PERIODS[name])
+
+
+def holds_right_choice(q: NewsQuestion, text: str) -> bool:
+    """A right choice and none of the wrong ones, in the SQuAD normalisation."""
+    norm = normalise(text)
+    right = any(normalise(a) and normalise(a) in norm for a in q.answers)
+    return right and not any(normalise(w) and normalise(w) in norm for w in q.wrong)
+
+
+def is_hit(q: NewsQuestion, article_id: str, text: str) -> bool:
+    return article_id in q.article_ids and holds_right_choice(q, text)
+
+
+def index_periods(library: Library) -> None:
+    articles = {a["id"]: a for a in read_jsonl(NEWS / "articles.jsonl")}
+    for name in PERIODS:
+        if library.list_articles(name):
+            continue
+        wanted = sorted({i for q in questions_of(name) for i in [*q.article_ids, q.article_id]})
+        drafts = (
+            ArticleDraft(id=i, title=articles[i]["title"], text=articles[i]["text"], url=articles[i].get("url"))
+            for i in wanted
+            if i in articles and articles[i]["text"].strip()
+        )
+        with Timer() as t:
+            for _ in library.add_many(name, drafts):
+                pass
+        print(f"indexed {name}: {len(wanted)} articles, {library.sentence_count(name)} sentences "
+              f"in {t.seconds:.0f} s", flush=True)  # fmt: skip
+
+
+def news_pools(answerer: Answerer, collection: str, qs: list[NewsQuestion], tag: str) -> list[Pool]:
+    """Every question's retrieved candidates with a hit flag each; cached like bench/quality.py's."""
+    path = CACHE / f"pools-news-{tag}-{len(qs)}.pickle"
+    if path.exists():
+        with path.open("rb") as handle:
+            return pickle.load(handle)  # type: ignore[no-any-return]
+    embedder = answerer.library.embedder
+    if isinstance(embedder, SentenceTransformerEmbedder):
+        embedder.embed_queries([q.text for q in qs])
+    pools = []
+    for q in qs:
+        info, contexts = answerer.candidates(collection, q.text)
+        hits = [is_hit(q, c.sentence.article_id, c.sentence.text) for c in contexts]
+        pools.append(Pool(q, info, contexts, hits))
+    with path.open("wb") as handle:
+        pickle.dump([dataclasses.replace(p, x=None) for p in pools], handle)
+    return pools
+
+
+def first_quote_right(q: NewsQuestion, answer: Answer) -> bool:
+    return answer.answered and is_hit(q, answer.citations[0].article_id, answer.citations[0].text)
+
+
+def cross_right(q: NewsQuestion, answer: Answer) -> bool:
+    return not answer.answered or holds_right_choice(q, answer.citations[0].text)
+
+
+def answers(answerer: Answerer, collection: str, qs: Sequence[NewsQuestion]) -> list[Answer]:
+    return [answerer.ask(collection, q.text) for q in qs]
+
+
+def open_library(settings: Settings) -> Library:
+    return Library(LIBRARY, SentenceTransformerEmbedder(settings.model, batch_size=128))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--index-only", action="store_true")
+    args = parser.parse_args()
+    settings = Settings()
+    library = open_library(settings)
+    index_periods(library)
+    if args.index_only:
+        return
+    from bot.runtime import build_answerer
+
+    answerer = build_answerer(library, settings)
+    print(f"\nNews answer quality (reader: {settings.reader}; {machine()})")
+    print(f"{'collection':<12}{'questions':>10}{'sentences':>10}{'dense':>8}{'BM25':>8}{'ranker':>8}"
+          f"{'answered':>10}{'right':>8}{'exists':>8}")  # fmt: skip
+    for name in PERIODS:
+        qs = questions_of(name)
+        pools = news_pools(answerer, name, qs, name)
+        with Timer() as t:
+            got = answers(answerer, name, qs)
+        top1 = {
+            label: sum(bool(p.contexts) and p.hits[ranker(p)[0]] for p in pools) / len(pools)
+            for label, ranker in (("dense", by_dense), ("bm25", by_bm25), ("ranker", by_model))
+            if True
+        }
+        exists = sum(any(p.hits) for p in pools) / len(pools)
+        answered = sum(a.answered for a in got) / len(got)
+        right = sum(first_quote_right(q, a) for q, a in zip(qs, got, strict=True)) / len(qs)
+        print(f"{name:<12}{len(qs):>10}{library.sentence_count(name):>10}{top1['dense']:>8.3f}"
+              f"{top1['bm25']:>8.3f}{top1['ranker']:>8.3f}{answered:>10.3f}{right:>8.3f}{exists:>8.3f}"
+              f"   ({1000 * t.seconds / len(qs):.0f} ms a question)", flush=True)  # fmt: skip
+    for label, (asked, collection) in CROSS.items():
+        qs = questions_of(asked)
+        got = answers(answerer, collection, qs)
+        right = sum(cross_right(q, a) for q, a in zip(qs, got, strict=True)) / len(qs)
+        refused = sum(not a.answered for a in got) / len(got)
+        print(f"other period ({label}): {asked} questions asked of {collection}: "
+              f"right {right:.3f}, refused {refused:.3f} ({len(qs)} questions)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""The reader's stage over cached retrieval pools: readings kept on disk, the production reading path
+replayed per question, the fit of `retrieval/reading_weights.json`, and the figures it reports.
+
+Used by bench/quality.py (SQuAD, SQuAD 2.0, off-topic, seed) and bench/news.py (the 2024 tuning
+period); not run on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import pickle
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.common import CACHE
+from bench.quality import Pool, _scored, answer_probability, by_model, fit_monotone_logistic, logits
+from index.models import Sentence
+from index.reader import Reader
+from retrieval.answer import Passage
+from retrieval.pipeline import read_passages
+from retrieval.ranking import Scored
+from retrieval.reading import ReadingModel, confidence, rerank
+
+# Passage-level hit: does this quote (its sentences) answer the pool's question?
+Hit = Callable[[Pool, Sequence[Sentence]], bool]
+
+
+class CachedReader:
+    """A reader whose readings are kept on disk, so each (question, passage) is read once across runs."""
+
+    def __init__(self, reader: Reader, weights: Path) -> None:
+        self.reader = reader
+        self.name = reader.name
+        digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12] if weights.is_file() else "none"
+        self.path = CACHE / f"readings-{digest}.pickle"
+        self.cache: dict[tuple[str, str, str], float] = {}
+        if self.path.exists():
+            with self.path.open("rb") as handle:
+                self.cache = pickle.load(handle)
+        self.new = 0
+
+    def score(self, question: str, passages: Sequence[tuple[str, str]]) -> np.ndarray:
+        missing = [p for p in dict.fromkeys(passages) if (question, *p) not in self.cache]
+        if missing:
+            for p, value in zip(missing, self.reader.score(question, missing).tolist(), strict=True):
+                self.cache[(question, *p)] = float(value)
+            self.new += len(missing)
+            if self.new >= 5000:
+                self.save()
+        return np.array([self.cache[(question, *p)] for p in passages], dtype=np.float32)
+
+    def save(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        with tmp.open("wb") as handle:
+            pickle.dump(self.cache, handle)
+        tmp.replace(self.path)
+        self.new = 0
+
+
+def ranked(pool: Pool) -> list[Scored]:
+    scores = logits(pool)
+    return [_scored(pool, i, scores) for i in by_model(pool)]
+
+
+@dataclass
+class Outcome:
+    """What the production path does with one question."""
+
+    answered: bool
+    right: bool  # answered, and the first quote holds the answer
+    confidence: float
+    top1: bool  # the reranked best sentence holds the answer (ranking, whatever the decision)
+    top3: bool
+    joined: bool
+
+
+def replay(pool: Pool, reader: Reader, model: ReadingModel, hit: Hit) -> Outcome:
+    if not pool.contexts:
+        return Outcome(False, False, 0.0, False, False, False)
+    items = ranked(pool)
+    passages, best = read_passages(reader, model, pool.question.text, items, 3)
+    conf = confidence(best, answer_probability(pool), model)
+    order = rerank_order(pool, items, reader, model)
+    answered = conf >= model.min_confidence
+    first: Passage = passages[0]
+    return Outcome(
+        answered=answered,
+        right=answered and hit(pool, first.sentences),
+        confidence=conf,
+        top1=hit(pool, [order[0].context.sentence]),
+        top3=any(hit(pool, [s.context.sentence]) for s in order[:3]),
+        joined=len(first.sentences) > 1,
+    )
+
+
+def rerank_order(pool: Pool, items: list[Scored], reader: Reader, model: ReadingModel) -> list[Scored]:
+    """The production order: the read candidates by the reader, then the rest by the ranker."""
+    top = items[: model.read_top]
+    readings = reader.score(pool.question.text, [(s.context.title, s.context.sentence.text) for s in top])
+    return [r.item for r in rerank(top, readings.tolist(), model)] + items[model.read_top :]
+
+
+def sentence_hit(pool: Pool, sentences: Sequence[Sentence]) -> bool:
+    """For pools whose `hits` flag each candidate: the quote holds a candidate flagged as a hit."""
+    flagged = {c.sentence.id for c, h in zip(pool.contexts, pool.hits, strict=True) if h}
+    return any(s.id in flagged for s in sentences)
+
+
+@dataclass
+class TuningSet:
+    name: str
+    pools: list[Pool]
+    answerable: bool
+    share: float  # of the answer model's fit
+    hit: Hit = sentence_hit
+
+
+def fit(sets: list[TuningSet], reader: Reader, answer_rate: float) -> ReadingModel:
+    """rank_mix for top-1 over the answerable sets, then the answer model and its thresholds."""
+    model = ReadingModel()
+    answerable = [s for s in sets if s.answerable]
+
+    def top1_rate(m: float) -> float:
+        candidate = replace(model, rank_mix=m)
+        rates = []
+        for s in answerable:
+            pools = [p for p in s.pools if p.contexts]
+            rates.append(
+                sum(s.hit(p, [rerank_order(p, ranked(p), reader, candidate)[0].context.sentence]) for p in pools)
+                / len(pools)
+            )
+        return sum(rates) / len(rates)
+
+    grid = {m: top1_rate(m) for m in (0.0, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2)}
+    rank_mix = max(grid, key=lambda m: grid[m])
+    print("rank_mix top-1: " + ", ".join(f"{m}: {v:.3f}" for m, v in grid.items()) + f" -> {rank_mix}")
+    model = replace(model, rank_mix=rank_mix)
+
+    rows, labels, weights, tags = [], [], [], []
+    for s in sets:
+        pools = [p for p in s.pools if p.contexts]
+        for p in pools:
+            _, best = read_passages(reader, model, p.question.text, ranked(p), 3)
+            c = min(max(answer_probability(p), 1e-6), 1 - 1e-6)
+            rows.append([best, math.log(c / (1 - c))])
+            labels.append(1.0 if s.answerable else 0.0)
+            weights.append(s.share / len(pools))
+            tags.append(s.name)
+    x, y, w = np.asarray(rows), np.asarray(labels), np.asarray(weights)
+    coef, bias = fit_monotone_logistic(x, y, w, [1, 1])
+    model = replace(model, reader_weight=float(coef[0]), ranker_weight=float(coef[1]), bias=float(bias))
+    z = 1 / (1 + np.exp(-(x @ coef + bias)))
+    # Answer `answer_rate` of every answerable set's questions whose candidates hold the answer.
+    thresholds = []
+    tag_array = np.asarray(tags)
+    for s in answerable:
+        holds = np.asarray([any(p.hits) for p in s.pools if p.contexts])
+        values = np.sort(z[tag_array == s.name][holds])
+        thresholds.append(float(values[int(len(values) * (1 - answer_rate))]))
+    threshold = min(thresholds)
+    refusing = [s for s in sets if not s.answerable]
+    off = np.sort(np.concatenate([z[tag_array == s.name] for s in refusing]))
+    lead = min(float(off[int(len(off) * 0.99)]), threshold)
+    model = replace(model, min_confidence=threshold, min_lead_confidence=lead)
+    print(
+        f"answer model: reading x {coef[0]:.3f}, ranker logit x {coef[1]:.3f}, bias {bias:.3f};"
+        f" threshold {threshold:.3f} (per set {', '.join(f'{t:.3f}' for t in thresholds)}), lead {lead:.3f}"
+    )
+    return model
+
+
+def summary(outcomes: Sequence[Outcome]) -> dict[str, float]:
+    n = max(len(outcomes), 1)
+    return {
+        "answered": sum(o.answered for o in outcomes) / n,
+        "right": sum(o.right for o in outcomes) / n,
+        "top1": sum(o.top1 for o in outcomes) / n,
+        "top3": sum(o.top3 for o in outcomes) / n,
+        "joined": sum(o.joined for o in outcomes) / n,
+    }
+
+
+def outcomes(pools: Sequence[Pool], reader: Reader, model: ReadingModel, hit: Hit) -> list[Outcome]:
+    return [replay(p, reader, model, hit) for p in pools]
+
+
+def format_row(name: str, values: dict[str, Any]) -> str:
+    return f"{name:<36}" + "".join(f"{values[k]:>10.3f}" for k in ("top1", "top3", "answered", "right", "joined"))

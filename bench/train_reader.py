@@ -1,0 +1,316 @@
+"""Train the bundled reader (index/reader.py) on SQuAD v1.1 train, on the CPU, with a fixed seed.
+
+    python bench/train_reader.py                      # ~90 minutes on one core; writes index/reader_model/
+    python bench/train_reader.py --questions 2000     # a quick smoke run
+
+Pairs, all from ../shared/train/squad-v1.1-train (disjoint from every evaluation set):
+- positive: the question with the sentence holding its answer, sometimes joined with a neighbour of the
+  same paragraph (so a two-sentence passage that holds the answer reads as an answer too);
+- hard negatives: the gold paragraph's other sentence that shares most rare words with the question,
+  and the article's best such sentence elsewhere (what a lexical and dense search put on top), sometimes
+  joined with a neighbour; now and then a sentence of another article;
+- look-alikes (the way SQuAD 2.0's writers made its unanswerable questions): the question with one
+  name, number or year swapped for another of the same kind from the article, an antonym swapped in, or
+  a negation added, against the very sentence that answered the original.
+
+A length-bucketed single epoch, binary cross-entropy, AdamW with warm-up and linear decay. The weights
+that changed are saved as fp16, with a checkpoint every `--checkpoint-steps` steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import json
+import math
+import random
+import re
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import ROOT, normalise, paragraph_ranges, read_jsonl
+from index.reader import BUNDLED_WEIGHTS, LAYERS, MAX_TOKENS, build_network, passage_text, trained_parameters
+from index.segment import split_sentences
+from index.text import content_terms
+
+TRAIN = ROOT.parent / "shared" / "train" / "squad-v1.1-train"
+SEED = 0
+
+ANTONYMS = {
+    "first": "last", "last": "first", "largest": "smallest", "smallest": "largest", "most": "least",
+    "least": "most", "before": "after", "after": "before", "highest": "lowest", "lowest": "highest",
+    "increase": "decrease", "decrease": "increase", "increased": "decreased", "decreased": "increased",
+    "early": "late", "late": "early", "earliest": "latest", "latest": "earliest", "north": "south",
+    "south": "north", "east": "west", "west": "east", "biggest": "smallest", "longest": "shortest",
+    "shortest": "longest", "oldest": "youngest", "youngest": "oldest", "won": "lost", "lost": "won",
+    "major": "minor", "minor": "major", "larger": "smaller", "smaller": "larger", "higher": "lower", "lower": "higher", "start": "end", "began": "ended",
+    "ended": "began", "positive": "negative", "negative": "positive", "maximum": "minimum",
+    "minimum": "maximum", "internal": "external", "external": "internal", "private": "public",
+    "public": "private", "male": "female", "female": "male", "rise": "fall", "allowed": "banned",
+}  # fmt: skip
+# "Who was appointed" -> "Who was not appointed": only before a participle, where "not" reads naturally.
+NEGATABLE = re.compile(r"\b(?:is|was|were|are|has|had|have|been)\b(?= [a-z]+(?:ed|en|wn|ne)\b)")
+NAME = re.compile(r"(?<!^)(?<![.?!] )\b[A-Z][a-zA-Z’'-]+(?: [A-Z][a-zA-Z’'-]+)*")
+NUMBER = re.compile(r"\b\d[\d,.]*\b")
+
+
+@dataclass
+class Pair:
+    question: str
+    title: str
+    passage: str
+    label: float
+
+
+@dataclass
+class Doc:
+    title: str
+    text: str
+    spans: list[tuple[int, int, int]]  # (start, end, gold paragraph index)
+    terms: list[frozenset[str]]
+    normalised: list[str]  # each sentence as SQuAD scoring normalises it
+    idf: dict[str, float]
+    names: list[str]
+    numbers: list[str]
+
+
+def load_docs() -> dict[str, Doc]:
+    docs = {}
+    for article in read_jsonl(TRAIN / "articles.jsonl"):
+        text = article["text"]
+        starts = [start for start, _ in paragraph_ranges(text)]
+        spans = [(s.start, s.end, bisect.bisect_right(starts, s.start) - 1) for s in split_sentences(text)]
+        terms = [frozenset(content_terms(text[s:e])) for s, e, _ in spans]
+        df = Counter(t for ts in terms for t in ts)
+        idf = {t: math.log(1 + len(spans) / n) for t, n in df.items()}
+        docs[article["id"]] = Doc(
+            title=article["title"],
+            text=text,
+            spans=spans,
+            terms=terms,
+            normalised=[normalise(text[s:e]) for s, e, _ in spans],
+            idf=idf,
+            names=sorted(set(NAME.findall(text))),
+            numbers=sorted(set(NUMBER.findall(text))),
+        )
+    return docs
+
+
+def passage(doc: Doc, first: int, last: int) -> str:
+    return doc.text[doc.spans[first][0] : doc.spans[last][1]]
+
+
+def with_neighbour(doc: Doc, i: int, rng: random.Random, avoid: str | None = None) -> str:
+    """Sentence i joined with its previous or next sentence of the same paragraph, when there is one
+    (and, for a negative, when the neighbour does not hold the answer either)."""
+    options = [
+        (a, b)
+        for a, b in ((i - 1, i), (i, i + 1))
+        if 0 <= a and b < len(doc.spans) and doc.spans[a][2] == doc.spans[b][2]
+    ]
+    if avoid is not None:
+        options = [(a, b) for a, b in options if avoid not in normalise(passage(doc, a, b))]
+    if not options:
+        return passage(doc, i, i)
+    return passage(doc, *rng.choice(options))
+
+
+def look_alike(question: str, answer_text: str, doc: Doc, rng: random.Random) -> str | None:
+    """The question with one detail changed so that the sentence answering it no longer does."""
+    kinds = ["swap", "swap", "swap", "antonym", "negate"]
+    rng.shuffle(kinds)
+    for kind in kinds:
+        if kind == "swap":
+            names = [n for n in NAME.findall(question) if n in answer_text]
+            numbers = [n for n in NUMBER.findall(question) if n in answer_text]
+            options = [(n, doc.names) for n in names] + [(n, doc.numbers) for n in numbers]
+            if not options:
+                continue
+            old, pool = rng.choice(options)
+            same_kind = [
+                p for p in pool if p not in answer_text and p not in question and (len(p) == 4) == (len(old) == 4)
+            ]
+            if same_kind:
+                return question.replace(old, rng.choice(same_kind), 1)
+        elif kind == "antonym":
+            words = [w for w in re.findall(r"[a-z]+", question) if w in ANTONYMS]
+            if words:
+                word = rng.choice(words)
+                return re.sub(rf"\b{word}\b", ANTONYMS[word], question, count=1)
+        else:
+            match = NEGATABLE.search(question)
+            if match and " not " not in question and "n't" not in question:
+                return question[: match.end()] + " not" + question[match.end() :]
+    return None
+
+
+def ranked_by_overlap(doc: Doc, question_terms: frozenset[str], indices: list[int]) -> list[int]:
+    """Sentences by the summed idf of the question words they share: what lexical search puts on top."""
+    score = {i: sum(doc.idf.get(t, 0.0) for t in question_terms & doc.terms[i]) for i in indices}
+    return sorted(indices, key=lambda i: -score[i])
+
+
+def build_pairs(docs: dict[str, Doc], n_questions: int, rng: random.Random) -> list[Pair]:
+    questions = list(read_jsonl(TRAIN / "questions.jsonl"))
+    rng.shuffle(questions)
+    doc_ids = sorted(docs)
+    pairs: list[Pair] = []
+    used = 0
+    for q in questions:
+        if used >= n_questions:
+            break
+        doc = docs[q["article_id"]]
+        p_start, p_end = paragraph_ranges(doc.text)[q["paragraph"]]
+        answer = q["answers"][0]
+        at = doc.text.find(answer, p_start, p_end)
+        if at < 0 or not answer.strip():
+            continue
+        holding = [i for i, (s, e, _) in enumerate(doc.spans) if s < at + len(answer) and e > at]
+        if not holding or len(holding) > 2:
+            continue
+        used += 1
+        text, title = q["question"], doc.title
+        gold = normalise(answer)
+        first, last = holding[0], holding[-1]
+        answer_text = passage(doc, first, last)
+        if first == last and rng.random() < 0.25:
+            pairs.append(Pair(text, title, with_neighbour(doc, first, rng), 1.0))
+        else:
+            pairs.append(Pair(text, title, answer_text, 1.0))
+
+        others = [i for i, sentence in enumerate(doc.normalised) if gold not in sentence]
+        q_terms = frozenset(content_terms(text))
+        same_paragraph = [i for i in others if doc.spans[i][2] == q["paragraph"]]
+        elsewhere = [i for i in others if doc.spans[i][2] != q["paragraph"]]
+        negatives = ranked_by_overlap(doc, q_terms, same_paragraph)[:1]
+        negatives += rng.sample(ranked_by_overlap(doc, q_terms, elsewhere)[:3], k=min(3, len(elsewhere)))[
+            : 2 - len(negatives)
+        ]
+        for i in negatives:
+            neg = with_neighbour(doc, i, rng, avoid=gold) if rng.random() < 0.2 else passage(doc, i, i)
+            pairs.append(Pair(text, title, neg, 0.0))
+        if rng.random() < 0.15:
+            other = docs[rng.choice(doc_ids)]
+            if other is not doc and other.spans:
+                pairs.append(Pair(text, other.title, passage(other, *[rng.randrange(len(other.spans))] * 2), 0.0))
+        if rng.random() < 0.6:
+            changed = look_alike(text, answer_text, doc, rng)
+            if changed is not None:
+                pairs.append(Pair(changed, title, answer_text, 0.0))
+    return pairs
+
+
+def batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Length-bucketed batches: shuffled, sorted by length within chunks of 50 batches, then shuffled."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    chunk = batch_size * 50
+    out = []
+    for start in range(0, len(order), chunk):
+        part = sorted(order[start : start + chunk], key=lambda i: lengths[i])
+        out += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
+    rng.shuffle(out)
+    return out
+
+
+def save(network: object, path: Path, meta: dict[str, str]) -> None:
+    from safetensors.torch import save_file
+
+    tensors = {name: p.detach().half().contiguous() for name, p in trained_parameters(network).items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    tmp.replace(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--questions", type=int, default=36_000, help="training questions to sample")
+    parser.add_argument("--layers", type=int, default=LAYERS)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=6e-5)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves a core free)")
+    parser.add_argument("--out", type=Path, default=BUNDLED_WEIGHTS)
+    parser.add_argument("--checkpoint-steps", type=int, default=500)
+    args = parser.parse_args()
+
+    import torch
+    from transformers import AutoTokenizer
+
+    from index.embedder import resolve_model_path
+    from index.reader import BASE_MODEL
+
+    torch.set_num_threads(args.threads)
+    rng = random.Random(SEED)
+    started = time.perf_counter()
+    docs = load_docs()
+    pairs = build_pairs(docs, args.questions, rng)
+    counts = Counter(p.label for p in pairs)
+    print(f"{len(pairs)} pairs ({int(counts[1.0])} positive) from {args.questions} questions "
+          f"in {time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(BASE_MODEL))
+    encoded = tokenizer(
+        [p.question for p in pairs],
+        [passage_text(p.title, p.passage) for p in pairs],
+        truncation="longest_first",
+        max_length=MAX_TOKENS,
+    )
+    lengths = [len(ids) for ids in encoded["input_ids"]]
+    print(f"mean length {sum(lengths) / len(lengths):.1f} tokens", flush=True)
+
+    network = build_network(args.layers)
+    network.encoder.embeddings.word_embeddings.weight.requires_grad = False
+    head = [p for n, p in network.named_parameters() if n.startswith("head.")]
+    body = [p for n, p in network.named_parameters() if p.requires_grad and not n.startswith("head.")]
+    optimiser = torch.optim.AdamW(
+        [{"params": body, "lr": args.lr}, {"params": head, "lr": args.lr * 20}], weight_decay=0.01
+    )
+    plan = batches(lengths, args.batch, rng)
+    warmup = max(1, len(plan) // 20)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, 1 - s / len(plan))
+    )
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    meta = {
+        "base": BASE_MODEL,
+        "layers": str(args.layers),
+        "questions": str(args.questions),
+        "pairs": str(len(pairs)),
+        "seed": str(SEED),
+        "trained_on": "SQuAD v1.1 train",
+    }
+    network.train()
+    running, tick = 0.0, time.perf_counter()
+    for step, batch in enumerate(plan, 1):
+        width = max(lengths[i] for i in batch)
+
+        def padded(key: str, batch: list[int] = batch, width: int = width) -> torch.Tensor:
+            return torch.tensor([encoded[key][i] + [0] * (width - lengths[i]) for i in batch])
+
+        logits = network(padded("input_ids"), padded("attention_mask"), padded("token_type_ids"))
+        loss = loss_fn(logits, torch.tensor([pairs[i].label for i in batch]))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
+        optimiser.step()
+        schedule.step()
+        optimiser.zero_grad()
+        running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
+        if step % 50 == 0:
+            rate = 50 * args.batch / (time.perf_counter() - tick)
+            tick = time.perf_counter()
+            print(f"step {step}/{len(plan)} loss {running:.4f} {rate:.1f} pairs/s", flush=True)
+        if step % args.checkpoint_steps == 0:
+            save(network, args.out, {**meta, "steps": f"{step}/{len(plan)}"})
+    save(network, args.out, {**meta, "steps": f"{len(plan)}/{len(plan)}"})
+    minutes = (time.perf_counter() - started) / 60
+    print(json.dumps({"saved": str(args.out), "minutes": round(minutes, 1), **meta}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""What the reader adds to an answer, as pure functions over its scores: a new order for the ranker's top
+candidates, the confidence that the best one answers, and whether a neighbouring sentence belongs in the
+quote.
+
+The reader (index/reader.py) reads the question with each of the ranker's `read_top` best sentences;
+its logit, plus a little of the ranker's score, orders them. Whether to answer is a logistic model over
+the best reading and the ranker-only confidence; `bench/quality.py --tune` fits it on the tuning halves
+of SQuAD, SQuAD 2.0 and the 2024 news questions, and writes `reading_weights.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from retrieval.ranking import Scored
+
+WEIGHTS_FILE = Path(__file__).with_name("reading_weights.json")
+
+
+@dataclass(frozen=True)
+class ReadingModel:
+    read_top: int = 8  # candidates the reader reads
+    rank_mix: float = 0.3  # weight of the ranker's score (relative to its best) beside the reader's logit
+    reader_weight: float = 1.0  # the answer model: logit = w_r * reading + w_c * logit(ranker conf) + b
+    ranker_weight: float = 0.3
+    bias: float = 0.0
+    min_confidence: float = 0.5  # answer from here
+    min_lead_confidence: float = 0.3  # below min_confidence, show the closest passage from here
+    join_margin: float = 1.0  # quote a neighbour too when the joined passage reads this much better
+    support_margin: float = 1.5  # a further quote must read within this of the best
+
+    def save(self, path: Path = WEIGHTS_FILE) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+
+@lru_cache(maxsize=1)
+def default_model() -> ReadingModel:
+    """The fitted model; the field defaults only where the file lacks one."""
+    try:
+        values = json.loads(WEIGHTS_FILE.read_text())
+    except FileNotFoundError:
+        return ReadingModel()
+    known = ReadingModel.__dataclass_fields__
+    return ReadingModel(**{k: v for k, v in values.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Read:
+    """A candidate the reader read: its ranker entry, its reading, and the two combined."""
+
+    item: Scored
+    reading: float
+    combined: float
+
+
+def rerank(ranked: Sequence[Scored], readings: Sequence[float], model: ReadingModel) -> list[Read]:
+    """The read candidates, best first by reading plus a share of the ranker's score."""
+    if not ranked:
+        return []
+    best = ranked[0].score
+    reads = [
+        Read(item, float(r), float(r) + model.rank_mix * (item.score - best))
+        for item, r in zip(ranked, readings, strict=False)
+    ]
+    return sorted(reads, key=lambda r: (-r.combined, r.item.sentence_id))
+
+
+def confidence(reading: float, ranker_confidence: float, model: ReadingModel) -> float:
+    """Probability that the passage read as `reading` answers the question."""
+    p = min(max(ranker_confidence, 1e-6), 1 - 1e-6)
+    logit = model.reader_weight * reading + model.ranker_weight * math.log(p / (1 - p)) + model.bias
+    return 1.0 / (1.0 + math.exp(-max(min(logit, 50.0), -50.0)))
+
+
+def choose_join(single: float, joined: Sequence[tuple[str, float]], model: ReadingModel) -> str | None:
+    """Which neighbour ("prev" or "next") to quote with the best sentence, if the two together read
+    clearly better than the sentence alone (its subject or its answer sits next door)."""
+    if not joined:
+        return None
+    side, best = max(joined, key=lambda pair: pair[1])
+    return side if best >= single + model.join_margin else None
+
+
+def supporting(reads: Sequence[Read], top_reading: float, model: ReadingModel, limit: int) -> list[Read]:
+    """Further candidates worth quoting beside the best: ones that read nearly as well, and as answers."""
+    return [r for r in reads[1:] if r.reading > 0 and r.reading >= top_reading - model.support_margin][
+        : max(limit - 1, 0)
+    ]
