@@ -9,7 +9,7 @@ TORCH_INDEX ?=
 SEED := ../shared/eval/seed/article.txt
 DEMO_DIR := .demo-data
 
-.PHONY: setup demo test lint bench-quality bench-speed bench-extraction clean
+.PHONY: setup demo test test-fast lint bench-quality bench-news bench-speed bench-extraction train-reader clean
 
 setup: $(VENV)/.installed
 
@@ -32,13 +32,20 @@ lint: setup
 	$(BIN)/mypy bot index retrieval
 
 bench-quality: setup
-	$(BIN)/python bench/quality.py
+	$(BIN)/python -m bench.quality
+
+bench-news: setup
+	$(BIN)/python -m bench.news
+
+# Retrains index/reader_model/reader.safetensors from ../shared/train (about 90 minutes on one core).
+train-reader: setup
+	$(BIN)/python -m bench.train_reader
 
 bench-speed: setup
-	$(BIN)/python bench/speed.py
+	$(BIN)/python -m bench.speed
 
 bench-extraction: setup
-	$(BIN)/python bench/extraction.py
+	$(BIN)/python -m bench.extraction
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) *.egg-info

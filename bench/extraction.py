@@ -6,7 +6,7 @@ charset in Content-Type so the page's own declaration is what decodes it), added
 compared with the human-annotated body: token-level precision, recall and F1 (lowercased, split on
 non-word characters, bag of tokens with multiplicity, as the Zyte benchmark scores).
 
-    .venv/bin/python bench/extraction.py [--limit N]
+    .venv/bin/python -m bench.extraction [--limit N]
 
 Prints figures only; it asserts nothing.
 """
@@ -21,7 +21,6 @@ import os
 import platform
 import re
 import statistics
-import sys
 import threading
 import time
 from collections import Counter
@@ -31,8 +30,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "eval" / "article-extraction"
-if str(ROOT) not in sys.path:  # run as a script: make the project importable without installing it
-    sys.path.insert(0, str(ROOT))
 
 _TOKEN = re.compile(r"\w+")
 

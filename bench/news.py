@@ -1,7 +1,7 @@
 """Answer quality on real news: weekly news-quiz questions (RealTime QA, 2023-2026) over the articles a
 search engine returned for them (../shared/eval/news-qa-2023-2026).
 
-    python bench/news.py            # index (first run only), then report every figure
+    python -m bench.news            # index (first run only), then report every figure
 
 Collections, one per period: the first half of 2024 (the tuning period `bench/quality.py --tune` reads),
 2025 and 2026 (reported, never tuned on). Each holds the articles of that period's questions.
@@ -17,21 +17,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import pickle
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import CACHE, EVAL, Timer, machine, normalise, read_jsonl
-from bench.quality import Pool, Question, by_bm25, by_dense, by_model
+from bench.quality import POOL_VERSION, Pool, Question, by_bm25, by_dense, by_model
+from bot.answering import Answerer
 from bot.settings import Settings
 from index.embedder import SentenceTransformerEmbedder
 from index.library import Library
 from index.models import ArticleDraft
 from retrieval.models import Answer
-from retrieval.pipeline import Answerer
 
 NEWS = EVAL / "news-qa-2023-2026"
 LIBRARY = CACHE / "news"
@@ -95,7 +91,9 @@ def index_periods(library: Library) -> None:
             continue
         wanted = sorted({i for q in questions_of(name) for i in [*q.article_ids, q.article_id]})
         drafts = (
-            ArticleDraft(id=i, title=articles[i]["title"], text=articles[i]["text"], url=articles[i].get("url"))
+            ArticleDraft(
+                id=i, title=articles[i]["title"], text=articles[i]["text"], url=articles[i].get("url")
+            )
             for i in wanted
             if i in articles and articles[i]["text"].strip()
         )
@@ -108,11 +106,11 @@ def index_periods(library: Library) -> None:
 
 def news_pools(answerer: Answerer, collection: str, qs: list[NewsQuestion], tag: str) -> list[Pool]:
     """Every question's retrieved candidates with a hit flag each; cached like bench/quality.py's."""
-    path = CACHE / f"pools-news-{tag}-{len(qs)}.pickle"
+    path = CACHE / f"pools-v{POOL_VERSION}-news-{tag}-{len(qs)}.pickle"
     if path.exists():
         with path.open("rb") as handle:
             return pickle.load(handle)  # type: ignore[no-any-return]
-    embedder = answerer.library.embedder
+    embedder = answerer.embedder
     if isinstance(embedder, SentenceTransformerEmbedder):
         embedder.embed_queries([q.text for q in qs])
     pools = []
@@ -142,7 +140,9 @@ def open_library(settings: Settings) -> Library:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--index-only", action="store_true")
     args = parser.parse_args()
     settings = Settings()
@@ -150,9 +150,12 @@ def main() -> None:
     index_periods(library)
     if args.index_only:
         return
-    from bot.runtime import build_answerer
+    from bench.reading import CachedReader
+    from index.reader import BUNDLED_WEIGHTS, load_reader
 
-    answerer = build_answerer(library, settings)
+    reader = load_reader(settings.reader, torch_threads=settings.torch_threads)
+    cached = CachedReader(reader, BUNDLED_WEIGHTS) if reader is not None else None
+    answerer = Answerer(library, library.embedder, reader=cached)
     print(f"\nNews answer quality (reader: {settings.reader}; {machine()})")
     print(f"{'collection':<12}{'questions':>10}{'sentences':>10}{'dense':>8}{'BM25':>8}{'ranker':>8}"
           f"{'answered':>10}{'right':>8}{'exists':>8}")  # fmt: skip
@@ -164,7 +167,6 @@ def main() -> None:
         top1 = {
             label: sum(bool(p.contexts) and p.hits[ranker(p)[0]] for p in pools) / len(pools)
             for label, ranker in (("dense", by_dense), ("bm25", by_bm25), ("ranker", by_model))
-            if True
         }
         exists = sum(any(p.hits) for p in pools) / len(pools)
         answered = sum(a.answered for a in got) / len(got)
@@ -179,6 +181,8 @@ def main() -> None:
         refused = sum(not a.answered for a in got) / len(got)
         print(f"other period ({label}): {asked} questions asked of {collection}: "
               f"right {right:.3f}, refused {refused:.3f} ({len(qs)} questions)")  # fmt: skip
+    if cached is not None:
+        cached.save()
 
 
 if __name__ == "__main__":

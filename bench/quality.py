@@ -1,8 +1,8 @@
 """Answer quality on real data: SQuAD v1.1 dev (hit rates), SQuAD v2.0 unanswerable and off-topic
 questions (refusals), and the seed article's questions.
 
-    python bench/quality.py            # report, with the dense / BM25 / RRF baselines beside it
-    python bench/quality.py --tune     # refit retrieval/weights.py on half of the articles, then report
+    python -m bench.quality            # report, with the dense / BM25 / RRF baselines beside it
+    python -m bench.quality --tune     # refit retrieval/weights.json on half of the articles, then report
 
 The first run indexes the articles into bench/.cache (a few minutes on 2 cores); later runs reuse it.
 """
@@ -13,26 +13,26 @@ import argparse
 import dataclasses
 import itertools
 import pickle
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from bench.common import CACHE, EVAL, Timer, machine, normalise, paragraph_ranges, read_jsonl
+from bot.answering import Answerer
 from bot.settings import Settings
 from index.embedder import SentenceTransformerEmbedder
 from index.library import Library
 from index.models import ArticleDraft
+from index.reader import BUNDLED_WEIGHTS, load_reader
 from retrieval.features import FEATURE_NAMES, CandidateContext, QuestionInfo
-from retrieval.pipeline import Answerer
 from retrieval.ranking import feature_matrix
 
 SQUAD = EVAL / "squad-v1.1-dev"
 SQUAD2 = EVAL / "squad-v2.0-unanswerable"
 SEED = EVAL / "seed"
+# Bumped when what a pool holds changes, so an older cache is not read.
+POOL_VERSION = 2
 
 
 @dataclass
@@ -103,9 +103,8 @@ def strict_hits(q: Question, contexts: Sequence[CandidateContext], texts: dict[s
 
 
 def gather(answerer: Answerer, collection: str, qs: list[Question], texts: dict[str, str]) -> list[Pool]:
-    embedder = answerer.library.embedder
+    embedder = answerer.embedder
     if isinstance(embedder, SentenceTransformerEmbedder):
-        embedder._query_cache_size = max(embedder._query_cache_size, len(qs) + 10)
         embedder.embed_queries([q.text for q in qs])
     pools = []
     for q in qs:
@@ -120,7 +119,7 @@ Ranker = Callable[[Pool], list[int]]  # candidate indexes, best first
 def logits(pool: Pool) -> Any:
     from retrieval import ranking
 
-    return ranking.DEFAULT_MODEL.scores(pool.matrix())
+    return ranking.fitted_model().scores(pool.matrix())
 
 
 def by_model(pool: Pool) -> list[int]:
@@ -212,9 +211,8 @@ def tune(train: list[Pool], unanswerable: list[Pool], off_topic: list[Pool]) -> 
 
     pools = [p for p in train if p.contexts]
     ranker = dict(zip(MODEL_FEATURE_NAMES, map(float, fit_listwise(pools)), strict=True))
-    b = 0.0
-    write_weights(ranker, b, current.ANSWER_WEIGHTS, current.ANSWER_BIAS, 0.5, 0.5)
-    reload_weights()
+    fitted = current.fitted()
+    save_weights(ranker, dict(fitted.answer), fitted.answer_bias, 0.5, 0.5)
     print(f"ranker fitted on {len(pools)} questions ({sum(len(p.contexts) for p in pools)} candidates)")
 
     # Answerability: answerable SQuAD questions against SQuAD 2.0's unanswerable ones (tuning halves).
@@ -239,16 +237,14 @@ def tune(train: list[Pool], unanswerable: list[Pool], off_topic: list[Pool]) -> 
     shares = np.concatenate([np.full(len(rows), share / max(len(rows), 1)) for rows, _, share in groups])
     wa, ba = fit_monotone_logistic(xa, ya, shares, list(ANSWER_FEATURE_SIGNS.values()))
     answer_weights = dict(zip(ANSWER_FEATURE_NAMES, map(float, wa), strict=True))
-    write_weights(ranker, b, answer_weights, ba, 0.5, 0.5)
-    reload_weights()
+    save_weights(ranker, answer_weights, ba, 0.5, 0.5)
     # Threshold: still answer ANSWER_RATE of the answerable questions of the tuning half.
     probabilities = sorted(answer_probability(p) for p in train)
     threshold = probabilities[int(len(probabilities) * (1 - ANSWER_RATE))]
     # A refusal may show the closest passage from where no more than 1 off-topic question in 1,000 would.
     off_topic_probabilities = sorted(answer_probability(p) for p in off_topic)
     lead = min(off_topic_probabilities[int(len(off_topic_probabilities) * 0.999)], threshold)
-    write_weights(ranker, b, answer_weights, ba, threshold, lead)
-    reload_weights()
+    save_weights(ranker, answer_weights, ba, threshold, lead)
     sizes = " + ".join(str(len(rows)) for rows, _, _ in groups)
     print(
         f"answerability fitted on {sizes} answerable + unanswerable + off-topic;"
@@ -297,48 +293,24 @@ def _scored(pool: Pool, i: int, scores: Any) -> Any:
     )
 
 
-def reload_weights() -> None:
-    import importlib
-
-    import retrieval.answer
-    import retrieval.answerability
-    import retrieval.ranking
-    import retrieval.weights
-
-    for module in (retrieval.weights, retrieval.ranking, retrieval.answerability, retrieval.answer):
-        importlib.reload(module)
-
-
-def write_weights(
-    weights: dict[str, float],
-    bias: float,
-    answer_weights: dict[str, float],
-    answer_bias: float,
-    threshold: float,
-    lead: float,
+def save_weights(
+    ranker: dict[str, float], answer: dict[str, float], answer_bias: float, threshold: float, lead: float
 ) -> None:
-    lines = [
-        '"""Weights of the ranker and the answerability model, fitted by `bench/quality.py --tune` on half',
-        "of the SQuAD articles (and half of the SQuAD 2.0 unanswerable questions' articles).",
-        "",
-        "Generated file: rerun the tuning instead of editing by hand.",
-        '"""',
-        "",
-        "WEIGHTS: dict[str, float] = {",
-        *[f'    "{name}": {value:.6f},' for name, value in weights.items()],
-        "}",
-        f"BIAS = {bias:.6f}",
-        "ANSWER_WEIGHTS: dict[str, float] = {",
-        *[f'    "{name}": {value:.6f},' for name, value in answer_weights.items()],
-        "}",
-        f"ANSWER_BIAS = {answer_bias:.6f}",
-        "# Answer only when the answerability model's probability reaches this.",
-        f"MIN_CONFIDENCE = {threshold:.6f}",
-        "# Below it, a refusal still shows the closest passage (as a lead, not an answer) from this one.",
-        f"MIN_LEAD_CONFIDENCE = {lead:.6f}",
-        "",
-    ]
-    (Path(__file__).resolve().parents[1] / "retrieval" / "weights.py").write_text("\n".join(lines))
+    """Write retrieval/weights.json (keeping its reading stage); everything reads it from the next call."""
+    from retrieval import weights
+
+    current = weights.fitted()
+    weights.save(
+        dataclasses.replace(
+            current,
+            ranker=ranker,
+            ranker_bias=0.0,
+            answer=answer,
+            answer_bias=answer_bias,
+            min_confidence=threshold,
+            min_lead_confidence=lead,
+        )
+    )
 
 
 def refused(pools: list[Pool], threshold: float) -> float:
@@ -356,7 +328,7 @@ def cached_pools(
 ) -> list[Pool]:
     """Retrieval results are cached per index state; delete bench/.cache to start afresh."""
 
-    path = CACHE / f"pools-{tag}-{len(qs)}.pickle"
+    path = CACHE / f"pools-v{POOL_VERSION}-{tag}-{len(qs)}.pickle"
     if path.exists() and path.stat().st_mtime > (CACHE / "quality" / "verbatim.sqlite3").stat().st_mtime:
         with path.open("rb") as handle:
             pools: list[Pool] = _PoolUnpickler(handle).load()
@@ -371,20 +343,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--tune", action="store_true", help="refit retrieval/weights.py first")
+    parser.add_argument("--tune", action="store_true", help="refit the reading stage in weights.json first")
+    parser.add_argument(
+        "--tune-ranker", action="store_true", help="refit the ranker and the reader-less answer model first"
+    )
     parser.add_argument("--limit", type=int, default=0, help="use only the first N SQuAD questions")
     args = parser.parse_args()
 
     settings = Settings()
     embedder = SentenceTransformerEmbedder(settings.model, batch_size=128)
     library = Library(CACHE / "quality", embedder)
-    answerer = Answerer(library)
+    answerer = Answerer(library, embedder)  # candidates only: the reader stage is replayed over them
     squad_texts = load_collection(library, "squad", SQUAD / "articles.jsonl")
     squad2_texts = load_collection(library, "squad2", SQUAD2 / "articles.jsonl")
     seed_texts = load_collection(library, "seed", SEED / "articles.jsonl")
-    if not library.list_articles(
-        "seed-file"
-    ):  # the seed as the quick start adds it: `verbatim add article.txt`
+    if not library.list_articles("seed-file"):  # the seed as the quick start adds it
         from index.ingest import draft_from_file
 
         library.add("seed-file", draft_from_file(SEED / "article.txt", max_chars=settings.max_article_chars))
@@ -392,24 +365,79 @@ def main() -> None:
     squad_qs = questions(SQUAD / "questions.jsonl")
     if args.limit:
         squad_qs = squad_qs[: args.limit]
-    unanswerable_qs = [q for q in questions(SQUAD2 / "questions.jsonl")]
+    unanswerable_qs = questions(SQUAD2 / "questions.jsonl")
     with Timer() as t:
         pools = cached_pools(answerer, "squad", squad_qs, squad_texts, "squad")
         unanswerable = cached_pools(answerer, "squad2", unanswerable_qs, squad2_texts, "squad2")
-        off_topic = cached_pools(answerer, "seed", squad_qs, seed_texts, "offtopic")
+        # Every fifth SQuAD question asked of the seed article: off-topic questions to refuse.
+        off_topic = cached_pools(answerer, "seed", squad_qs[::5], seed_texts, "offtopic")
     print(
         f"retrieved candidates for {len(pools) + len(unanswerable) + len(off_topic)} questions"
         f" in {t.seconds:.0f} s"
     )
     train, held_out = split(pools, list(squad_texts))
     unanswerable_train, unanswerable_held_out = split(unanswerable, list(squad2_texts))
-    off_topic_train, _ = split(off_topic, list(squad_texts))
-    if args.tune:
+    off_topic_train, off_topic_held_out = split(off_topic, list(squad_texts))
+    if args.tune_ranker:
         tune(train, unanswerable_train, off_topic_train)
+    ranker_report(pools, held_out, unanswerable, unanswerable_held_out, off_topic)
+
+    reader = load_reader(settings.reader, torch_threads=settings.torch_threads)
+    if reader is None:
+        seed_report(answerer, "seed")
+        return
+    from bench import reading as stage
+
+    cached = stage.CachedReader(reader, BUNDLED_WEIGHTS)
+    hit = squad_passage_hit(squad_texts)
+    if args.tune:
+        with Timer() as t:
+            model = stage.fit(
+                [
+                    stage.TuningSet("squad", train, True, 0.35, hit),
+                    *news_tuning_sets(settings),
+                    stage.TuningSet("squad2", unanswerable_train, False, 0.2),
+                    stage.TuningSet("off-topic", off_topic_train, False, 0.15),
+                ],
+                cached,
+                ANSWER_RATE,
+            )
+            save_reading(model)
+        cached.save()
+        print(f"reading stage fitted in {t.seconds:.0f} s")
+    from retrieval import reading
+
+    model = reading.fitted_model()
+    print(f"\nWith the reader ({reader.name}; reads the ranker's top {model.read_top})")
+    print(f"{'':<36}{'top-1':>10}{'top-3':>10}{'answered':>10}{'right':>10}{'joined':>10}")
+    for name, group in (("SQuAD v1.1 dev, all", pools), ("SQuAD v1.1 dev, held-out half", held_out)):
+        print(stage.format_row(name, stage.summary(stage.outcomes(group, cached, model, hit))))
+    for name, group in (
+        ("SQuAD 2.0 unanswerable, all", unanswerable),
+        ("SQuAD 2.0 unanswerable, held-out half", unanswerable_held_out),
+        ("off-topic, all", off_topic),
+        ("off-topic, held-out half", off_topic_held_out),
+    ):
+        refused_rate = 1 - stage.summary(stage.outcomes(group, cached, model, hit))["answered"]
+        print(f"{name:<36} refused {refused_rate:.3f}")
+    cached.save()
+    production = Answerer(library, embedder, reader=reader)
+    seed_report(production, "seed")
+    seed_report(production, "seed-file")
+    print(f"\n{len(pools)} SQuAD questions over {library.sentence_count('squad')} sentences")
+
+
+def ranker_report(
+    pools: list[Pool],
+    held_out: list[Pool],
+    unanswerable: list[Pool],
+    unanswerable_held_out: list[Pool],
+    off_topic: list[Pool],
+) -> None:
+    """The baselines and the ranker alone (the answer path with `VERBATIM_READER=off`)."""
     from retrieval import weights
 
-    threshold = weights.MIN_CONFIDENCE
-
+    threshold = weights.fitted().min_confidence
     print(f"\nAnswer quality (strict hits; all-MiniLM-L6-v2; {machine()})")
     print(f"{'ranker':<28}{'top-1 all':>10}{'top-3 all':>10}{'top-1 held-out':>16}{'top-3 held-out':>16}")
     for name, ranker in (
@@ -424,18 +452,59 @@ def main() -> None:
         )
     answered = 1 - refused(pools, threshold)
     answered_held = 1 - refused(held_out, threshold)
-    print(f"\nthreshold {threshold:.3f}")
+    right = sum(p.hits[by_model(p)[0]] and answer_probability(p) >= threshold for p in pools if p.contexts)
+    print(f"\nwithout the reader (threshold {threshold:.3f}):")
     print(f"answerable SQuAD questions answered:        {answered:.3f} (held-out {answered_held:.3f})")
+    print(f"first quote right (refusals count as misses): {right / len(pools):.3f}")
     print(
         f"SQuAD 2.0 unanswerable refused:             {refused(unanswerable, threshold):.3f}"
         f" (held-out {refused(unanswerable_held_out, threshold):.3f})"
     )
     print(f"off-topic (SQuAD asked of the seed article): {refused(off_topic, threshold):.3f}")
-    lead_report(pools, unanswerable, off_topic, threshold, weights.MIN_LEAD_CONFIDENCE)
-    seed_report(answerer, "seed")
-    seed_report(answerer, "seed-file")
-    n = len(pools)
-    print(f"\n{n} SQuAD questions over {library.store.sentence_count('squad')} sentences")
+    lead_report(pools, unanswerable, off_topic, threshold, weights.fitted().min_lead_confidence)
+
+
+def squad_passage_hit(texts: dict[str, str]) -> Any:
+    """Strict hit of a quote (one or more sentences): inside the gold paragraph, holding an answer."""
+
+    def hit(pool: Pool, sentences: Sequence[Any]) -> bool:
+        q = pool.question
+        if q.paragraph is None or q.article_id not in texts or not sentences:
+            return False
+        start, end = paragraph_ranges(texts[q.article_id])[q.paragraph]
+        first, last = sentences[0], sentences[-1]
+        text = normalise(" ".join(s.text for s in sentences))
+        return (
+            first.article_id == q.article_id
+            and start <= first.start
+            and last.end <= end
+            and any(normalise(a) and normalise(a) in text for a in q.answers)
+        )
+
+    return hit
+
+
+def news_tuning_sets(settings: Settings) -> list[Any]:
+    """The 2024 news questions (answerable) and 2023's asked of 2024's articles (to refuse)."""
+    from bench import news
+    from bench import reading as stage
+
+    library = news.open_library(settings)
+    news.index_periods(library)
+    answerer = Answerer(library, library.embedder)
+    tuning = news.news_pools(answerer, news.TUNING, news.questions_of(news.TUNING), news.TUNING)
+    asked, collection = news.CROSS[news.TUNING]
+    cross = news.news_pools(answerer, collection, news.questions_of(asked), f"{asked}-on-{collection}")
+    return [
+        stage.TuningSet("news", tuning, True, 0.15),
+        stage.TuningSet("news, other period", cross, False, 0.15),
+    ]
+
+
+def save_reading(model: Any) -> None:
+    from retrieval import weights
+
+    weights.save(dataclasses.replace(weights.fitted(), reading=dataclasses.asdict(model)))
 
 
 def lead_report(

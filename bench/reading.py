@@ -19,10 +19,10 @@ import numpy as np
 
 from bench.common import CACHE
 from bench.quality import Pool, _scored, answer_probability, by_model, fit_monotone_logistic, logits
+from bot.answering import read_passages
 from index.models import Sentence
 from index.reader import Reader
 from retrieval.answer import Passage
-from retrieval.pipeline import read_passages
 from retrieval.ranking import Scored
 from retrieval.reading import ReadingModel, confidence, rerank
 
@@ -131,7 +131,10 @@ def fit(sets: list[TuningSet], reader: Reader, answer_rate: float) -> ReadingMod
         for s in answerable:
             pools = [p for p in s.pools if p.contexts]
             rates.append(
-                sum(s.hit(p, [rerank_order(p, ranked(p), reader, candidate)[0].context.sentence]) for p in pools)
+                sum(
+                    s.hit(p, [rerank_order(p, ranked(p), reader, candidate)[0].context.sentence])
+                    for p in pools
+                )
                 / len(pools)
             )
         return sum(rates) / len(rates)
@@ -190,4 +193,6 @@ def outcomes(pools: Sequence[Pool], reader: Reader, model: ReadingModel, hit: Hi
 
 
 def format_row(name: str, values: dict[str, Any]) -> str:
-    return f"{name:<36}" + "".join(f"{values[k]:>10.3f}" for k in ("top1", "top3", "answered", "right", "joined"))
+    return f"{name:<36}" + "".join(
+        f"{values[k]:>10.3f}" for k in ("top1", "top3", "answered", "right", "joined")
+    )

@@ -4,17 +4,13 @@ SQuAD has no gold sentence boundaries, so the measure is what hurts answers: the
 that a segmenter cuts in two (an answer split across sentences can never be quoted whole), plus
 whether offsets are exact, sentence counts and speed. Also prints the seed news article's sentences.
 
-    python bench/segmentation.py
+    python -m bench.segmentation
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import EVAL, machine, read_jsonl
 from index.segment import split_sentences

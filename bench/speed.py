@@ -1,8 +1,8 @@
 """Speed and scale: bulk ingest, answer latency, vector search at 10k / 100k / 1M sentences, cold start.
 
-    python bench/speed.py            # the full report (about 15 minutes on 2 cores)
-    python bench/speed.py --quick    # smaller sizes and no 1M collection (a few minutes)
-    python bench/speed.py --skip-ingest    # all but the ingest section
+    python -m bench.speed            # the full report (about 15 minutes on 2 cores)
+    python -m bench.speed --quick    # smaller sizes and no 1M collection (a few minutes)
+    python -m bench.speed --skip-ingest    # all but the ingest section
 
 Prints each figure beside its target and never asserts: timings depend on the machine. Data: the SQuAD
 articles and questions in ../shared/eval. The answer latency runs on a private copy of the SQuAD
@@ -42,25 +42,23 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from bench.common import CACHE, EVAL, ROOT, Timer, machine, read_jsonl
-from bot.runtime import Engine
+from bot.answering import Answerer
+from bot.engine import Engine
 from bot.settings import Settings
 from index.embedder import SentenceTransformerEmbedder
 from index.library import DB_NAME, Library
 from index.models import ArticleDraft
 from index.segment import split_sentences
-from index.store import Store, text_fingerprint
+from index.store import Store
 from index.vectors import FLAT_LIMIT, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, VectorIndex
-from retrieval.pipeline import Answerer
 
 SQUAD = EVAL / "squad-v1.1-dev"
 COLLECTION = "squad"
@@ -146,7 +144,7 @@ def ingest(settings: Settings, workdir: Path, quick: bool) -> Path:
     embedder = SentenceTransformerEmbedder(
         settings.model, batch_size=settings.embed_batch_size, torch_threads=settings.torch_threads
     )
-    model = embedder._get_model()
+    model = embedder.model
     batch = settings.embed_batch_size
 
     def raw(size: int, label: str) -> float:
@@ -166,7 +164,7 @@ def ingest(settings: Settings, workdir: Path, quick: bool) -> Path:
     drafts = (ArticleDraft(id=a["id"], title=a["title"], text=a["text"], url=a.get("url")) for a in articles)
     with Timer() as t:
         created = sum(r.created for r in library.add_many(COLLECTION, drafts))
-    stored = library.store.sentence_count(COLLECTION)
+    stored = library.sentence_count(COLLECTION)
     library.close()
     rate = stored / t.seconds
     print(
@@ -220,21 +218,22 @@ def squad_data_dir(workdir: Path, ingested: Path | None) -> Path:
 
 def latency(settings: Settings, data_dir: Path, n_questions: int) -> tuple[Engine, list[str]]:
     engine = Engine(settings.model_copy(update={"data_dir": data_dir}))
-    library, answerer = engine.library, engine.answerer
-    embedder = library.embedder
-    assert isinstance(embedder, SentenceTransformerEmbedder)
+    library = engine.storage
+    embedder = engine.embedder
+    assert isinstance(library, Library) and isinstance(embedder, SentenceTransformerEmbedder)
     questions = squad_questions(n_questions)
     print(
         f"\n## Answer latency: {len(questions)} SQuAD questions over"
-        f" {library.store.sentence_count(COLLECTION):,} sentences, in process, one after another"
+        f" {library.sentence_count(COLLECTION):,} sentences, in process, one after another"
     )
     with Timer() as t:
-        library.warm_up(COLLECTION)
-    print(f"warm-up (load the model and the vector index): {t.seconds:.1f} s")
-    each(lambda q: answerer.ask(COLLECTION, q), squad_questions(20, offset=7))  # settle caches
+        engine.warm_up()
+        library.vector_kind(COLLECTION)  # loads the vector index
+    print(f"warm-up (load both networks and the vector index): {t.seconds:.1f} s")
+    each(lambda q: engine.ask(COLLECTION, q), squad_questions(20, offset=7))  # settle caches
 
-    cold = each(lambda q: answerer.ask(COLLECTION, q), questions)
-    warm = each(lambda q: answerer.ask(COLLECTION, q), questions)
+    cold = each(lambda q: engine.ask(COLLECTION, q), questions)
+    warm = each(lambda q: engine.ask(COLLECTION, q), questions)
     encode = each(lambda q: embedder.embed([q]), questions)
     p50, p95 = np.percentile(np.asarray(cold) * 1000, [50, 95])
     print(f"ask, question embedded (real path)   {percentiles(cold)}")
@@ -337,45 +336,46 @@ def hnsw_at(vectors: np.ndarray, queries: np.ndarray, label: str) -> None:
 def ask_at_scale(source: Engine, questions: list[str], copies: int, workdir: Path) -> None:
     """The whole ask path over the SQuAD articles and `copies` copies of them (each copy's text ends in
     one more line, so it is a new article; its vectors are the real ones plus noise)."""
-    store = source.library.store
+    source_library = source.storage
+    assert isinstance(source_library, Library)
+    store = source_library.store
     dim = int(store.get_meta("dim") or 384)
     ids, vectors = store.embeddings(COLLECTION, dim)
     row_of = {int(i): n for n, i in enumerate(ids)}
-    embedder = source.library.embedder
+    embedder = source.embedder
     library = Library(workdir / f"scaled-{copies}", embedder)
-    library.store.set_meta("model", embedder.name)
-    library.store.set_meta("dim", str(dim))
     rng = np.random.default_rng(3)
-    articles = source.library.list_articles(COLLECTION)
-    with Timer() as t:
+    articles = [
+        a
+        for a in source_library.articles(
+            COLLECTION, [s.id for s in source_library.list_articles(COLLECTION)]
+        ).values()
+    ]
+
+    def copied() -> Iterator[tuple[ArticleDraft, np.ndarray]]:
         for copy in range(copies + 1):
-            with library.store.transaction() as conn:
-                for article in articles:
-                    rows = [row_of[s.id] for s in store.article_sentences(COLLECTION, article.id)]
-                    text = f"{article.text}\n\nCopy {copy}." if copy else article.text
-                    spans = split_sentences(text)
-                    own = vectors[rows]
-                    extra = rng.standard_normal((len(spans) - len(own), dim), dtype=np.float32)
-                    vec = np.vstack([own, extra])
-                    if copy:
-                        vec = vec + rng.standard_normal(vec.shape, dtype=np.float32) * (0.25 / np.sqrt(dim))
-                    draft = ArticleDraft(
-                        id=f"{article.id}~{copy}" if copy else article.id, title=article.title, text=text
-                    )
-                    library.store.insert_article(
-                        conn, COLLECTION, draft, draft.id or "", text_fingerprint(text), spans, unit(vec)
-                    )
-        library.warm_up(COLLECTION)  # builds and saves the vector index
-    total = library.store.sentence_count(COLLECTION)
-    index = library._index(COLLECTION)
+            for article in articles:
+                rows = [row_of[s.id] for s in store.article_sentences(COLLECTION, article.id)]
+                text = f"{article.text}\n\nCopy {copy}." if copy else article.text
+                own = vectors[rows]
+                extra = rng.standard_normal((len(split_sentences(text)) - len(own), dim), dtype=np.float32)
+                vec = np.vstack([own, extra])
+                if copy:
+                    vec = vec + rng.standard_normal(vec.shape, dtype=np.float32) * (0.25 / np.sqrt(dim))
+                draft_id = f"{article.id}~{copy}" if copy else article.id
+                yield ArticleDraft(id=draft_id, title=article.title, text=text), unit(vec)
+
+    with Timer() as t:
+        library.import_embedded(COLLECTION, copied())
+    total = library.sentence_count(COLLECTION)
     print(
         f"\n## Ask at scale: {total:,} sentences ({copies + 1} copies of the SQuAD articles, noisy vectors,"
-        f" {index.kind if index else '?'} index; built in {t.seconds:.0f} s)"
+        f" {library.vector_kind(COLLECTION)} index; built in {t.seconds:.0f} s)"
     )
-    answerer = Answerer(library)
+    answerer = Answerer(library, embedder, reader=source.reader)
     each(lambda q: answerer.ask(COLLECTION, q), squad_questions(10, offset=11))
     if isinstance(embedder, SentenceTransformerEmbedder):
-        embedder._query_cache.clear()  # the questions were embedded before: make them new again
+        embedder.forget_queries()  # the questions were embedded before: make them new again
     cold = each(lambda q: answerer.ask(COLLECTION, q), questions)
     warm = each(lambda q: answerer.ask(COLLECTION, q), questions)
     print(f"ask, question embedded (real path)   {percentiles(cold)}")
@@ -505,9 +505,10 @@ def main() -> None:
         data_dir = squad_data_dir(workdir, ingested)
         engine, questions = latency(settings, data_dir, 200 if quick else 500)
 
-        store = engine.library.store
+        assert isinstance(engine.storage, Library)
+        store = engine.storage.store
         _, base = store.embeddings(COLLECTION, int(store.get_meta("dim") or 384))
-        queries = np.stack([engine.library.embed_query(q) for q in questions])
+        queries = np.stack([engine.embedder.embed_query(q) for q in questions])
         scaling(base, queries, (10_000, 100_000) if quick else (10_000, 100_000, 1_000_000), workdir)
         rng = np.random.default_rng(11)
         if quick:  # no HNSW in the table: show one at 100k

@@ -1,7 +1,7 @@
 """Train the bundled reader (index/reader.py) on SQuAD v1.1 train, on the CPU, with a fixed seed.
 
-    python bench/train_reader.py                      # ~90 minutes on one core; writes index/reader_model/
-    python bench/train_reader.py --questions 2000     # a quick smoke run
+    python -m bench.train_reader                      # ~90 minutes on one core; writes index/reader_model/
+    python -m bench.train_reader --questions 2000     # a quick smoke run
 
 Pairs, all from ../shared/train/squad-v1.1-train (disjoint from every evaluation set):
 - positive: the question with the sentence holding its answer, sometimes joined with a neighbour of the
@@ -25,13 +25,10 @@ import json
 import math
 import random
 import re
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import ROOT, normalise, paragraph_ranges, read_jsonl
 from index.reader import BUNDLED_WEIGHTS, LAYERS, MAX_TOKENS, build_network, passage_text, trained_parameters
@@ -42,17 +39,57 @@ TRAIN = ROOT.parent / "shared" / "train" / "squad-v1.1-train"
 SEED = 0
 
 ANTONYMS = {
-    "first": "last", "last": "first", "largest": "smallest", "smallest": "largest", "most": "least",
-    "least": "most", "before": "after", "after": "before", "highest": "lowest", "lowest": "highest",
-    "increase": "decrease", "decrease": "increase", "increased": "decreased", "decreased": "increased",
-    "early": "late", "late": "early", "earliest": "latest", "latest": "earliest", "north": "south",
-    "south": "north", "east": "west", "west": "east", "biggest": "smallest", "longest": "shortest",
-    "shortest": "longest", "oldest": "youngest", "youngest": "oldest", "won": "lost", "lost": "won",
-    "major": "minor", "minor": "major", "larger": "smaller", "smaller": "larger", "higher": "lower", "lower": "higher", "start": "end", "began": "ended",
-    "ended": "began", "positive": "negative", "negative": "positive", "maximum": "minimum",
-    "minimum": "maximum", "internal": "external", "external": "internal", "private": "public",
-    "public": "private", "male": "female", "female": "male", "rise": "fall", "allowed": "banned",
-}  # fmt: skip
+    "first": "last",
+    "last": "first",
+    "largest": "smallest",
+    "smallest": "largest",
+    "most": "least",
+    "least": "most",
+    "before": "after",
+    "after": "before",
+    "highest": "lowest",
+    "lowest": "highest",
+    "increase": "decrease",
+    "decrease": "increase",
+    "increased": "decreased",
+    "decreased": "increased",
+    "early": "late",
+    "late": "early",
+    "earliest": "latest",
+    "latest": "earliest",
+    "north": "south",
+    "south": "north",
+    "east": "west",
+    "west": "east",
+    "biggest": "smallest",
+    "longest": "shortest",
+    "shortest": "longest",
+    "oldest": "youngest",
+    "youngest": "oldest",
+    "won": "lost",
+    "lost": "won",
+    "major": "minor",
+    "minor": "major",
+    "larger": "smaller",
+    "smaller": "larger",
+    "higher": "lower",
+    "lower": "higher",
+    "start": "end",
+    "began": "ended",
+    "ended": "began",
+    "positive": "negative",
+    "negative": "positive",
+    "maximum": "minimum",
+    "minimum": "maximum",
+    "internal": "external",
+    "external": "internal",
+    "private": "public",
+    "public": "private",
+    "male": "female",
+    "female": "male",
+    "rise": "fall",
+    "allowed": "banned",
+}
 # "Who was appointed" -> "Who was not appointed": only before a participle, where "not" reads naturally.
 NEGATABLE = re.compile(r"\b(?:is|was|were|are|has|had|have|been)\b(?= [a-z]+(?:ed|en|wn|ne)\b)")
 NAME = re.compile(r"(?<!^)(?<![.?!] )\b[A-Z][a-zA-Z’'-]+(?: [A-Z][a-zA-Z’'-]+)*")
@@ -111,7 +148,7 @@ def with_neighbour(doc: Doc, i: int, rng: random.Random, avoid: str | None = Non
     options = [
         (a, b)
         for a, b in ((i - 1, i), (i, i + 1))
-        if 0 <= a and b < len(doc.spans) and doc.spans[a][2] == doc.spans[b][2]
+        if a >= 0 and b < len(doc.spans) and doc.spans[a][2] == doc.spans[b][2]
     ]
     if avoid is not None:
         options = [(a, b) for a, b in options if avoid not in normalise(passage(doc, a, b))]
@@ -133,7 +170,9 @@ def look_alike(question: str, answer_text: str, doc: Doc, rng: random.Random) ->
                 continue
             old, pool = rng.choice(options)
             same_kind = [
-                p for p in pool if p not in answer_text and p not in question and (len(p) == 4) == (len(old) == 4)
+                p
+                for p in pool
+                if p not in answer_text and p not in question and (len(p) == 4) == (len(old) == 4)
             ]
             if same_kind:
                 return question.replace(old, rng.choice(same_kind), 1)
@@ -197,7 +236,9 @@ def build_pairs(docs: dict[str, Doc], n_questions: int, rng: random.Random) -> l
         if rng.random() < 0.15:
             other = docs[rng.choice(doc_ids)]
             if other is not doc and other.spans:
-                pairs.append(Pair(text, other.title, passage(other, *[rng.randrange(len(other.spans))] * 2), 0.0))
+                pairs.append(
+                    Pair(text, other.title, passage(other, *[rng.randrange(len(other.spans))] * 2), 0.0)
+                )
         if rng.random() < 0.6:
             changed = look_alike(text, answer_text, doc, rng)
             if changed is not None:
@@ -229,7 +270,9 @@ def save(network: object, path: Path, meta: dict[str, str]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--questions", type=int, default=36_000, help="training questions to sample")
     parser.add_argument("--layers", type=int, default=LAYERS)
     parser.add_argument("--batch", type=int, default=32)

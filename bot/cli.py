@@ -14,10 +14,10 @@ import typer
 from index.errors import VerbatimError
 
 if TYPE_CHECKING:
-    from bot.runtime import Engine
+    from bot.engine import Engine
     from bot.settings import Settings
-    from index.library import AddResult
     from index.models import ArticleDraft
+    from index.storage import AddResult
 
 app = typer.Typer(
     help="Answer questions over your news articles, quoting the exact sentences that say so.",
@@ -67,7 +67,7 @@ def _collection(collection: str | None) -> str:
 
 
 def _engine(data_dir: Path | None) -> Engine:
-    from bot.runtime import Engine
+    from bot.engine import Engine
 
     return Engine(_settings(data_dir))
 
@@ -87,19 +87,20 @@ def _read_stdin_text() -> str:
 # -- add ------------------------------------------------------------------------------------------
 
 
-def _drafts_from_args(paths: list[str], settings: Settings, errors: list[str]) -> Iterator[ArticleDraft]:
-    from index.ingest import draft_from_file, draft_from_text
+def _drafts_from_args(paths: list[str], engine: Engine, errors: list[str]) -> Iterator[ArticleDraft]:
+    from bot.sources import FileSource, LinkSource, Source, TextSource, as_link
 
     for item in paths:
         try:
-            if item == "-":
-                yield draft_from_text(_read_stdin_text(), max_chars=settings.max_article_chars)
-            elif item.startswith(("http://", "https://")):
-                from index.extract import fetch_article_sync
-
-                yield fetch_article_sync(item, settings)
-            else:
-                yield draft_from_file(Path(item), max_chars=settings.max_article_chars)
+            link = as_link(item)
+            source: Source = (
+                TextSource(_read_stdin_text())
+                if item == "-"
+                else LinkSource(link)
+                if link
+                else FileSource(Path(item))
+            )
+            yield engine.draft(source)
         except VerbatimError as exc:
             errors.append(str(exc))
             typer.echo(f"Error: {exc}", err=True)
@@ -155,7 +156,7 @@ def add(
             drafts = _drafts_from_jsonl(lines, jsonl, settings, errors)
         else:
             total = len(paths or [])
-            drafts = _drafts_from_args(paths or [], settings, errors)
+            drafts = _drafts_from_args(paths or [], engine, errors)
         results: list[AddResult] = []
         bulk = total > 1 or bool(jsonl)
         with Progress(
@@ -168,7 +169,7 @@ def add(
             console=_stderr_console(),
         ) as progress:
             task = progress.add_task("add", total=total)
-            for result in engine.library.add_many(name, drafts):
+            for result in engine.add_many(name, drafts):
                 results.append(result)
                 progress.advance(task)
                 if not bulk:
@@ -188,11 +189,9 @@ def _stderr_console():  # type: ignore[no-untyped-def]
 
 
 def _report_one(result: AddResult) -> None:
-    a = result.article
-    if result.created:
-        typer.echo(f"Added “{a.title}” ({a.sentence_count} sentences) [id {a.id}]")
-    else:
-        typer.echo(f"Already there: “{a.title}” [id {a.id}]")
+    from bot.plain import added_line
+
+    typer.echo(added_line(result, with_id=True))
 
 
 def _report_summary(results: list[AddResult], errors: list[str]) -> None:
@@ -216,22 +215,17 @@ def list_articles(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Numbered list of the collection's articles."""
-    from index.library import DB_NAME
-    from index.store import Store
-    from retrieval.render import EMPTY_COLLECTION, EMPTY_HINT, render_article_list
+    from bot.plain import article_lines
 
-    settings = _settings(data_dir)
-    # Listing needs no model: open the store directly so it answers instantly.
-    store = Store(settings.resolved_data_dir() / DB_NAME)
-    articles = store.list_articles(_collection(collection))
+    try:
+        articles = _engine(data_dir).list_articles(_collection(collection))  # loads no model
+    except VerbatimError as exc:
+        raise _fail(exc) from None
     if as_json:
         for a in articles:
-            typer.echo(json.dumps(a.model_dump(mode="json", exclude={"text"}), ensure_ascii=False))
+            typer.echo(json.dumps(a.model_dump(mode="json"), ensure_ascii=False))
         return
-    if not articles:
-        typer.echo(f"{EMPTY_COLLECTION} {EMPTY_HINT}")
-        return
-    for line in render_article_list(articles):
+    for line in article_lines(articles):
         typer.echo(line)
 
 
@@ -242,12 +236,13 @@ def delete(
     collection: Collection = None,
 ) -> None:
     """Delete an article and all its sentences from every index."""
+    from bot.plain import deleted_line, safe
+
     try:
-        engine = _engine(data_dir)
-        article = engine.library.delete(_collection(collection), ref)
+        article = _engine(data_dir).delete(_collection(collection), ref)
     except VerbatimError as exc:
         raise _fail(exc) from None
-    typer.echo(f"Deleted “{article.title}” [id {article.id}]")
+    typer.echo(f"{deleted_line(article)} [id {safe(article.id)}]")
 
 
 # -- ask, chat ------------------------------------------------------------------------------------
@@ -263,7 +258,7 @@ def ask(
     collection: Collection = None,
 ) -> None:
     """Answer a question by quoting the collection's sentences, or say it has no answer."""
-    from retrieval.render import render_plain
+    from bot.plain import render_answer
 
     name = _collection(collection)
     try:
@@ -271,14 +266,13 @@ def ask(
         questions: Iterator[str] = (
             (line.strip() for line in sys.stdin if line.strip()) if question == "-" else iter([question])
         )
-        empty = not engine.library.list_articles(name)
         for q in questions:
-            answer = engine.answerer.ask(name, q)
+            answer = engine.ask(name, q)
             if as_json:
                 typer.echo(json.dumps(answer.to_json_dict(), ensure_ascii=False))
                 sys.stdout.flush()
             else:
-                typer.echo(render_plain(answer, empty_collection=empty))
+                typer.echo(render_answer(answer))
     except VerbatimError as exc:
         raise _fail(exc) from None
 
@@ -305,7 +299,7 @@ def serve(data_dir: DataDir = None) -> None:
         typer.echo(NO_TOKEN, err=True)  # before loading anything: the usual first-run mistake
         raise typer.Exit(1)
     try:
-        from bot.runtime import Engine
+        from bot.engine import Engine
 
         engine = Engine(settings)
     except VerbatimError as exc:

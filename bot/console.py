@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from rich.console import Console
 from rich.markup import escape
 
-from bot.runtime import Engine
+from bot import wording
+from bot.engine import Engine
+from bot.plain import added_line, article_lines, deleted_line, render_answer
+from bot.sources import classify
 from index.errors import VerbatimError
-from retrieval.render import EMPTY_COLLECTION, EMPTY_HINT, render_article_list, render_plain
 
 HELP = """Ask a question in plain words, or use a command:
   /add TEXT | FILE | URL   add an article (pasted text, a file path or a link)
@@ -27,48 +27,24 @@ def handle_line(engine: Engine, collection: str, line: str) -> str | None:
     command, _, rest = line.partition(" ")
     rest = rest.strip()
     if not line.startswith("/"):
-        answer = engine.answerer.ask(collection, line)
-        return render_plain(answer, empty_collection=not engine.library.list_articles(collection))
+        return render_answer(engine.ask(collection, line))
     match command.lower():
         case "/quit" | "/exit":
             return None
         case "/help" | "/start":
             return HELP
         case "/list":
-            articles = engine.library.list_articles(collection)
-            return (
-                "\n".join(render_article_list(articles)) if articles else f"{EMPTY_COLLECTION} {EMPTY_HINT}"
-            )
+            return "\n".join(article_lines(engine.list_articles(collection)))
         case "/delete":
             if not rest:
-                return "Which one? /delete N, with N from /list."
-            article = engine.library.delete(collection, rest)
-            return f"Deleted “{article.title}”."
+                return wording.WHICH_ONE
+            return deleted_line(engine.delete(collection, rest))
         case "/add":
-            return _add(engine, collection, rest)
+            if not rest:
+                return "Usage: /add TEXT, /add FILE or /add URL."
+            return added_line(engine.add(collection, classify(rest, local_files=True)))
         case _:
             return f"Unknown command {command}. /help lists them."
-
-
-def _add(engine: Engine, collection: str, rest: str) -> str:
-    from index.ingest import draft_from_file, draft_from_text
-
-    if not rest:
-        return "Usage: /add TEXT, /add FILE or /add URL."
-    settings = engine.settings
-    if rest.startswith(("http://", "https://")) and " " not in rest:
-        from index.extract import fetch_article_sync
-
-        draft = fetch_article_sync(rest, settings)
-    elif " " not in rest and Path(rest).expanduser().is_file():
-        draft = draft_from_file(Path(rest).expanduser(), max_chars=settings.max_article_chars)
-    else:
-        draft = draft_from_text(rest, max_chars=settings.max_article_chars)
-    result = engine.library.add(collection, draft)
-    a = result.article
-    if result.created:
-        return f"Added “{a.title}” ({a.sentence_count} sentences)."
-    return f"Already there: “{a.title}”."
 
 
 def run_console(engine: Engine, collection: str) -> None:

@@ -74,6 +74,16 @@ class SentenceTransformerEmbedder:
     def warm_up(self) -> None:
         self._get_model()
 
+    @property
+    def model(self) -> SentenceTransformer:
+        """The loaded sentence-transformers model (loading it on first use)."""
+        return self._get_model()
+
+    def forget_queries(self) -> None:
+        """Empty the query cache, so the next questions are embedded again."""
+        with self._cache_lock:
+            self._query_cache.clear()
+
     def _get_model(self) -> SentenceTransformer:
         if self._model is not None:
             return self._model
@@ -128,9 +138,10 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
-        """Embed many questions in one batch and remember them (for `ask -` and benchmarks)."""
+        """Embed many questions in one batch and remember them all (for `ask -` and benchmarks)."""
         vectors = self.embed(texts)
         with self._cache_lock:
+            self._query_cache_size = max(self._query_cache_size, len(texts))
             for text, vector in zip(texts, vectors, strict=True):
                 vector.setflags(write=False)
                 self._query_cache[text] = vector

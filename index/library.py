@@ -1,4 +1,5 @@
-"""The collections facade: add, list, delete and search articles, keeping SQLite and FAISS in step."""
+"""The embedded storage: collections of articles in SQLite (the source of truth) with a FAISS index per
+collection kept in step. Implements `index.storage.Storage`."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import hashlib
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,9 +16,10 @@ import numpy as np
 from index.embedder import Embedder
 from index.errors import InputError, ModelMismatchError, NotFoundError
 from index.faults import crash_point
-from index.models import Article, ArticleDraft, Sentence, Span
+from index.models import Article, ArticleDraft, ArticleSummary, Sentence, Span
 from index.segment import split_sentences
-from index.store import ContextRow, LexicalHit, Store, article_id_for, text_fingerprint
+from index.storage import AddResult, ContextRow, LexicalHit
+from index.store import Store, article_id_for, text_fingerprint
 from index.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
@@ -26,12 +28,6 @@ DB_NAME = "verbatim.sqlite3"
 # Articles embedded together: big enough to keep the model's batches full, small enough that a
 # progress bar moves and memory stays flat.
 ADD_CHUNK_ARTICLES = 32
-
-
-@dataclass(frozen=True)
-class AddResult:
-    article: Article
-    created: bool  # False: the collection already held it (same id, URL or text)
 
 
 @dataclass
@@ -86,21 +82,16 @@ class Library:
     def add(self, collection: str, draft: ArticleDraft) -> AddResult:
         return next(iter(self.add_many(collection, [draft])))
 
-    def add_many(
-        self,
-        collection: str,
-        drafts: Iterable[ArticleDraft],
-        on_embedded: Callable[[int], None] | None = None,
-    ) -> Iterator[AddResult]:
+    def add_many(self, collection: str, drafts: Iterable[ArticleDraft]) -> Iterator[AddResult]:
         """Add articles; each is its own transaction, so a crash keeps those already done and no half."""
         chunk: list[ArticleDraft] = []
         for draft in drafts:
             chunk.append(draft)
             if len(chunk) >= ADD_CHUNK_ARTICLES:
-                yield from self._add_chunk(collection, chunk, on_embedded)
+                yield from self._add_chunk(collection, chunk)
                 chunk = []
         if chunk:
-            yield from self._add_chunk(collection, chunk, on_embedded)
+            yield from self._add_chunk(collection, chunk)
 
     def _prepare(self, draft: ArticleDraft) -> _Prepared:
         if not draft.text.strip():
@@ -112,9 +103,7 @@ class Library:
             raise InputError("The article has no sentences in it.")
         return _Prepared(draft, draft.id or article_id_for(draft.text), text_fingerprint(draft.text), spans)
 
-    def _add_chunk(
-        self, collection: str, drafts: list[ArticleDraft], on_embedded: Callable[[int], None] | None
-    ) -> Iterator[AddResult]:
+    def _add_chunk(self, collection: str, drafts: list[ArticleDraft]) -> Iterator[AddResult]:
         todo: list[_Prepared] = []
         results: list[AddResult | _Prepared] = []
         seen: dict[str, _Prepared] = {}
@@ -133,8 +122,6 @@ class Library:
             dim = self._check_model_dim()
             texts = [p.draft.text[s.start : s.end] for p in todo for s in p.spans]
             vectors = self.embedder.embed(texts).reshape(len(texts), dim)
-            if on_embedded:
-                on_embedded(len(texts))
         added: dict[str, AddResult] = {}
         offset = 0
         with self._lock(collection):
@@ -149,6 +136,39 @@ class Library:
                 self._save_vectors(collection)
         for item in results:
             yield item if isinstance(item, AddResult) else added[item.text_hash]
+
+    def import_embedded(self, collection: str, articles: Iterable[tuple[ArticleDraft, np.ndarray]]) -> int:
+        """Bulk import of articles whose sentence vectors are already known (one row a sentence, in
+        `split_sentences` order): one transaction an article, the vector index built once at the end
+        rather than saved after every article. For migrations and benchmarks; returns articles added."""
+        dim = self._check_model_dim()
+        added = 0
+        with self._lock(collection):
+            for draft, vectors in articles:
+                prepared = self._prepare(draft)
+                if vectors.shape != (len(prepared.spans), dim):
+                    raise InputError(f"{len(prepared.spans)} sentences but vectors of shape {vectors.shape}.")
+                with self.store.transaction() as conn:
+                    if self.store.find_duplicate(collection, draft, prepared.text_hash) is None:
+                        self.store.insert_article(
+                            conn,
+                            collection,
+                            draft,
+                            prepared.article_id,
+                            prepared.text_hash,
+                            prepared.spans,
+                            vectors,
+                        )
+                        added += 1
+            self._vectors.pop(collection, None)
+            self._index(collection)  # rebuilt from SQLite and saved
+        return added
+
+    def vector_kind(self, collection: str) -> str | None:
+        """The collection's vector index type (flat or hnsw), loading it; None when it is empty."""
+        with self._lock(collection):
+            index = self._index(collection)
+            return None if index is None else index.kind
 
     def _commit(self, collection: str, prepared: _Prepared, vectors: np.ndarray) -> AddResult:
         with self.store.transaction() as conn:
@@ -175,16 +195,10 @@ class Library:
 
     # -- reading and deleting ---------------------------------------------------------------------
 
-    def list_articles(self, collection: str) -> list[Article]:
+    def list_articles(self, collection: str) -> list[ArticleSummary]:
         return self.store.list_articles(collection)
 
-    def get(self, collection: str, article_id: str) -> Article:
-        article = self.store.get_article(collection, article_id)
-        if article is None:
-            raise NotFoundError(f"No article {article_id!r} in this collection.", "See the list for ids.")
-        return article
-
-    def resolve(self, collection: str, ref: str) -> Article:
+    def resolve(self, collection: str, ref: str) -> ArticleSummary:
         """An article by id, or by its number in `list` (1-based)."""
         ref = ref.strip().lstrip("#")
         article = self.store.get_article(collection, ref)
@@ -199,16 +213,16 @@ class Library:
             )
         raise NotFoundError(f"No article {ref!r} in this collection.", "See the list for ids and numbers.")
 
-    def delete(self, collection: str, ref: str) -> Article:
+    def delete(self, collection: str, ref: str) -> ArticleSummary:
         article = self.resolve(collection, ref)
         with self._lock(collection):
             with self.store.transaction() as conn:
                 ids, generation = self.store.delete_article(conn, collection, article.id)
             index = self._vectors.get(collection)
-            if index is not None and index.generation == generation - 1 and index.remove(ids, generation):
-                self._save_vectors(collection)
-            else:
-                self._save_vectors(collection)
+            if index is not None and index.generation == generation - 1:
+                # Removed in place when the index can; else _save_vectors rebuilds it from SQLite.
+                index.remove(ids, generation)
+            self._save_vectors(collection)
         return article
 
     # -- search -----------------------------------------------------------------------------------
@@ -221,18 +235,16 @@ class Library:
             index = self._index(collection)
             return [] if index is None else index.search(query_vector, k)
 
-    def dense_scores(self, collection: str, query_vector: np.ndarray, ids: list[int]) -> dict[int, float]:
-        """Exact cosine for sentences found by other means (the lexical search)."""
-        vectors = self.store.embeddings_by_id(collection, ids, int(query_vector.shape[-1]))
-        return {i: float(np.dot(v, query_vector)) for i, v in vectors.items()}
+    def lexical_search(self, collection: str, terms: list[str], k: int) -> list[LexicalHit]:
+        return self.store.lexical_search(collection, terms, k)
 
-    def lexical_search(self, collection: str, match_query: str, k: int) -> list[LexicalHit]:
-        return self.store.lexical_search(collection, match_query, k)
+    def document_frequencies(self, collection: str, terms: list[str]) -> dict[str, int]:
+        return self.store.document_frequencies(collection, terms)
 
     def sentences(self, collection: str, ids: list[int]) -> dict[int, Sentence]:
         return self.store.sentences_by_id(collection, ids)
 
-    def candidate_context(self, collection: str, ids: list[int]) -> list[ContextRow]:
+    def candidate_context(self, collection: str, ids: Sequence[int]) -> list[ContextRow]:
         return self.store.candidate_context(collection, ids)
 
     def sentence_count(self, collection: str) -> int:
@@ -252,12 +264,6 @@ class Library:
 
     def neighbours(self, collection: str, sentence: Sentence, radius: int = 1) -> list[Sentence]:
         return self.store.neighbours(collection, sentence.article_id, sentence.ordinal, radius)
-
-    def warm_up(self, collection: str) -> None:
-        """Load the model and the collection's vectors now rather than on the first question."""
-        self.embedder.embed_query("warm up")
-        with self._lock(collection):
-            self._index(collection)
 
     # -- vectors ----------------------------------------------------------------------------------
 

@@ -21,21 +21,27 @@ class ArticleDraft(BaseModel):
     source: str = "text"  # text | file | url | telegram | jsonl
 
 
-class Article(BaseModel):
-    """A stored article. `id` is content-derived unless the importer supplied one."""
+class ArticleSummary(BaseModel):
+    """A stored article without its text: what a list shows. `id` is content-derived unless the
+    importer supplied one."""
 
     model_config = ConfigDict(frozen=True)
 
     id: str
     collection: str
     title: str
-    text: str
     url: str | None = None
     author: str | None = None
     published: date | None = None
     source: str = "text"
     added_at: datetime
     sentence_count: int
+
+
+class Article(ArticleSummary):
+    """A stored article with its text."""
+
+    text: str
 
 
 class Span(BaseModel):

@@ -13,14 +13,15 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any
 
 import numpy as np
 
-from index.models import Article, ArticleDraft, Sentence, Span
+from index.errors import VerbatimError
+from index.models import Article, ArticleDraft, ArticleSummary, Sentence, Span
+from index.storage import ContextRow, LexicalHit
 from index.text import term_string
 
 SCHEMA_VERSION = "1"
@@ -95,26 +96,6 @@ def article_id_for(text: str) -> str:
     return text_fingerprint(text)[:12]
 
 
-class ContextRow(NamedTuple):
-    """A sentence of a candidate's paragraph, as ranking reads it (a tuple: hundreds a question)."""
-
-    id: int
-    article_id: str
-    title: str  # the article's title
-    paragraph: int
-    ordinal: int
-    terms: str  # the stored search terms: index.text.term_string of the sentence's text
-    embedding: bytes  # float32 vector
-    sentence: Sentence
-    candidate: bool  # one of the sentences asked for, not only of their paragraphs
-
-
-@dataclass(frozen=True)
-class LexicalHit:
-    sentence_id: int
-    bm25: float  # FTS5 bm25(): lower (more negative) is better
-
-
 class Store:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -135,6 +116,13 @@ class Store:
                 f"BEGIN IMMEDIATE;{_SCHEMA}"
                 "INSERT OR IGNORE INTO meta(key, value)"
                 f" VALUES ('schema_version', '{SCHEMA_VERSION}');COMMIT;"
+            )
+        recorded = self.get_meta("schema_version")
+        if recorded != SCHEMA_VERSION:
+            raise VerbatimError(
+                f"{path} was written by another version of Verbatim (schema {recorded}, this one reads"
+                f" {SCHEMA_VERSION}).",
+                "Use that version, or another --data-dir and add the articles again.",
             )
 
     def close(self) -> None:
@@ -164,10 +152,6 @@ class Store:
         with self.transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
-    def has_sentences(self) -> bool:
-        with self._lock:
-            return self._conn.execute("SELECT 1 FROM sentences LIMIT 1").fetchone() is not None
-
     # -- collections ------------------------------------------------------------------------------
 
     def generation(self, collection: str) -> int:
@@ -176,10 +160,6 @@ class Store:
                 "SELECT generation FROM collections WHERE name = ?", (collection,)
             ).fetchone()
         return 0 if row is None else int(row["generation"])
-
-    def collections(self) -> list[str]:
-        with self._lock:
-            return [r["name"] for r in self._conn.execute("SELECT name FROM collections ORDER BY name")]
 
     @staticmethod
     def _bump(conn: sqlite3.Connection, collection: str) -> int:
@@ -295,12 +275,13 @@ class Store:
         conn.execute("DELETE FROM articles WHERE seq = ?", (seq,))
         return ids, self._bump(conn, collection)
 
-    def list_articles(self, collection: str) -> list[Article]:
+    def list_articles(self, collection: str) -> list[ArticleSummary]:
+        """The collection's articles in the order they were added, without their texts."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT * FROM articles WHERE collection = ? ORDER BY seq", (collection,)
+                f"SELECT {_SUMMARY_COLUMNS} FROM articles WHERE collection = ? ORDER BY seq", (collection,)
             ).fetchall()
-        return [_article(r) for r in rows]
+        return [ArticleSummary(**_summary_fields(r)) for r in rows]
 
     def get_article(self, collection: str, article_id: str) -> Article | None:
         with self._lock:
@@ -381,8 +362,9 @@ class Store:
                 paragraph,
                 ordinal,
                 terms,
-                embedding,
-                Sentence(
+                np.frombuffer(embedding, dtype=np.float32),
+                # Trusted rows, hundreds a question: built without validation.
+                Sentence.model_construct(
                     id=sid,
                     article_id=article_id,
                     ordinal=ordinal,
@@ -406,17 +388,6 @@ class Store:
         vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
         return ids, vectors
 
-    def embeddings_by_id(self, collection: str, ids: Sequence[int], dim: int) -> dict[int, np.ndarray]:
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        with self._lock:
-            rows = self._conn.execute(
-                f"SELECT id, embedding FROM sentences WHERE collection = ? AND id IN ({marks})",
-                (collection, *ids),
-            ).fetchall()
-        return {int(r[0]): np.frombuffer(r[1], dtype=np.float32, count=dim) for r in rows}
-
     def sentence_count(self, collection: str) -> int:
         with self._lock:
             row = self._conn.execute(
@@ -435,10 +406,11 @@ class Store:
             ).fetchall()
         return {r["term"]: int(r["df"]) for r in rows}
 
-    def lexical_search(self, collection: str, match_query: str, limit: int) -> list[LexicalHit]:
-        """BM25 over sentences of one collection. `match_query` is an FTS5 query built by the caller."""
-        if not match_query:
+    def lexical_search(self, collection: str, terms: Sequence[str], limit: int) -> list[LexicalHit]:
+        """BM25 over the sentences of one collection holding any of `terms` (stemmed, as stored)."""
+        if not terms:
             return []
+        match_query = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)  # never FTS5 syntax
         with self._lock:
             # Each match's collection is checked in the narrow (collection, id) index: the planner would
             # read the sentence's row instead, with its vector, which at 100k sentences is half the time.
@@ -451,19 +423,25 @@ class Store:
         return [LexicalHit(int(r[0]), float(r[1])) for r in rows]
 
 
+_SUMMARY_COLUMNS = "id, collection, title, url, author, published, source, added_at, sentence_count"
+
+
+def _summary_fields(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "collection": row["collection"],
+        "title": row["title"],
+        "url": row["url"],
+        "author": row["author"],
+        "published": date.fromisoformat(row["published"]) if row["published"] else None,
+        "source": row["source"],
+        "added_at": datetime.fromisoformat(row["added_at"]),
+        "sentence_count": row["sentence_count"],
+    }
+
+
 def _article(row: sqlite3.Row) -> Article:
-    return Article(
-        id=row["id"],
-        collection=row["collection"],
-        title=row["title"],
-        text=row["text"],
-        url=row["url"],
-        author=row["author"],
-        published=date.fromisoformat(row["published"]) if row["published"] else None,
-        source=row["source"],
-        added_at=datetime.fromisoformat(row["added_at"]),
-        sentence_count=row["sentence_count"],
-    )
+    return Article(**_summary_fields(row), text=row["text"])
 
 
 def _sentence(row: sqlite3.Row) -> Sentence:

@@ -4,7 +4,6 @@ so a question's terms always match the stored ones."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from functools import lru_cache
 
 import Stemmer
@@ -44,8 +43,3 @@ def content_terms(text: str) -> list[str]:
 def term_string(text: str) -> str:
     """What the FTS5 index stores for a sentence: its stemmed content words (repeats kept, for bm25)."""
     return " ".join(stem(w) for w in words(text) if is_content_word(w))
-
-
-def fts_query(terms: Iterable[str]) -> str:
-    """An FTS5 MATCH expression: any of the terms, quoted so they are never FTS syntax."""
-    return " OR ".join('"' + t.replace('"', "") + '"' for t in terms)

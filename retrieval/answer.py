@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from index.models import Article, Sentence
-from retrieval.models import Answer, Citation
+from retrieval.models import Answer, Citation, Reason
 from retrieval.ranking import Scored
 
 log = logging.getLogger(__name__)
@@ -24,11 +24,16 @@ _LIST_MARKER = re.compile(r"(?:[-–—•*·▪●]|\d{1,2}[.)])\s")
 
 
 def refusal(
-    question: str, confidence: float = 0.0, closest: Citation | None = None, reader: str | None = None
+    question: str,
+    reason: Reason = "no_match",
+    confidence: float = 0.0,
+    closest: Citation | None = None,
+    reader: str | None = None,
 ) -> Answer:
     return Answer(
         question=question,
         answered=False,
+        reason=reason,
         answer="",
         citations=[],
         confidence=confidence,
@@ -78,20 +83,21 @@ def compose_answer(
     """Quote the passages if `confidence` reaches `answer_from`; else refuse, showing the best passage
     as a lead to check when `confidence` reaches `lead_from`."""
     if not passages:
-        return refusal(question, confidence, reader=reader)
+        return refusal(question, confidence=confidence, reader=reader)
     if confidence < answer_from:
         # Close, but not enough to answer: the best passage is offered as a lead to check. Off-topic
         # questions stay below the lead threshold (999 in 1,000 of those `bench/quality.py` tunes on).
         near = confidence >= min(lead_from, answer_from)
         closest = _citation(passages[0], articles) if near else None
-        return refusal(question, confidence, closest, reader=reader)
+        return refusal(question, confidence=confidence, closest=closest, reader=reader)
     citations = [c for c in (_citation(p, articles) for p in passages) if c is not None]
     citations = merge_adjacent(citations, articles)
     if not citations:
-        return refusal(question, confidence, reader=reader)
+        return refusal(question, confidence=confidence, reader=reader)
     return Answer(
         question=question,
         answered=True,
+        reason="answered",
         answer=" … ".join(c.text for c in citations),
         citations=citations,
         confidence=confidence,

@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from retrieval import weights
 from retrieval.features import FEATURE_NAMES
 from retrieval.ranking import Scored
-from retrieval.weights import ANSWER_BIAS, ANSWER_WEIGHTS
 
 # The ranker features this model reads, and the sign its weight must keep: more evidence
 # may never lower the confidence, a missing or contradicted word never raise it. Without the signs the
@@ -59,12 +59,15 @@ def answer_features(ranked: Sequence[Scored], question_terms: int) -> list[float
     return [*(top[column] for column, _ in _COLUMNS), *best, math.log1p(question_terms)]
 
 
-def answerability(ranked: Sequence[Scored], question_terms: int) -> float:
+def answerability(
+    ranked: Sequence[Scored], question_terms: int, fitted: weights.Fitted | None = None
+) -> float:
     """Probability that the top-ranked sentence answers the question (0 when nothing was found)."""
     if not ranked:
         return 0.0
+    fitted = fitted or weights.fitted()
     values = answer_features(ranked, question_terms)
-    logit = ANSWER_BIAS + sum(
-        ANSWER_WEIGHTS.get(n, 0.0) * v for n, v in zip(ANSWER_FEATURE_NAMES, values, strict=True)
+    logit = fitted.answer_bias + sum(
+        fitted.answer.get(n, 0.0) * v for n, v in zip(ANSWER_FEATURE_NAMES, values, strict=True)
     )
     return 1.0 / (1.0 + math.exp(-max(min(logit, 50.0), -50.0)))

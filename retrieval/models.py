@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -25,11 +26,17 @@ class Citation(BaseModel):
     sentence_ids: tuple[int, ...] = ()
 
 
+# Why an answer is what it is: quoted, or refused because nothing answered, there is nothing to search,
+# or nothing was asked.
+Reason = Literal["answered", "no_match", "empty_collection", "empty_question"]
+
+
 class Answer(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     question: str
     answered: bool
+    reason: Reason
     answer: str
     citations: list[Citation]
     confidence: float  # 0..1; how sure the ranker is that the top citation answers the question
@@ -42,6 +49,7 @@ class Answer(BaseModel):
         return {
             "question": self.question,
             "answered": self.answered,
+            "reason": self.reason,
             "answer": self.answer,
             "confidence": round(self.confidence, 4),
             "citations": [_citation_json(c) for c in self.citations],

@@ -11,8 +11,8 @@ from itertools import combinations
 
 import numpy as np
 
+from retrieval import weights
 from retrieval.features import FEATURE_NAMES, CandidateContext, QuestionInfo, features
-from retrieval.weights import BIAS, WEIGHTS
 
 # Features whose meaning depends on another ("a close dense match counts for more when the rare words
 # are there too"): the model also weighs the product of every pair of them. On the held-out SQuAD half
@@ -61,7 +61,17 @@ class LinearModel:
         return expand(matrix) @ self._vector + self.bias
 
 
-DEFAULT_MODEL = LinearModel(WEIGHTS, BIAS)
+_fitted_models: dict[int, LinearModel] = {}
+
+
+def fitted_model() -> LinearModel:
+    """The ranker fitted into weights.json (built once per version of the file)."""
+    current = weights.fitted()
+    model = _fitted_models.get(id(current))
+    if model is None:
+        _fitted_models.clear()
+        model = _fitted_models[id(current)] = LinearModel(current.ranker, current.ranker_bias)
+    return model
 
 
 @dataclass(frozen=True)
@@ -83,8 +93,9 @@ def feature_matrix(q: QuestionInfo, contexts: Sequence[CandidateContext]) -> lis
 
 
 def rank(
-    q: QuestionInfo, contexts: Sequence[CandidateContext], model: LinearModel = DEFAULT_MODEL
+    q: QuestionInfo, contexts: Sequence[CandidateContext], model: LinearModel | None = None
 ) -> list[Scored]:
+    model = model or fitted_model()
     matrix = feature_matrix(q, contexts)
     if not matrix:
         return []

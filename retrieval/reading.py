@@ -5,21 +5,17 @@ quote.
 The reader (index/reader.py) reads the question with each of the ranker's `read_top` best sentences;
 its logit, plus a little of the ranker's score, orders them. Whether to answer is a logistic model over
 the best reading and the ranker-only confidence; `bench/quality.py --tune` fits it on the tuning halves
-of SQuAD, SQuAD 2.0 and the 2024 news questions, and writes `reading_weights.json`.
+of SQuAD, SQuAD 2.0 and the 2024 news questions, and writes it into `weights.json`.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from functools import lru_cache
-from pathlib import Path
+from dataclasses import dataclass
 
+from retrieval import weights
 from retrieval.ranking import Scored
-
-WEIGHTS_FILE = Path(__file__).with_name("reading_weights.json")
 
 
 @dataclass(frozen=True)
@@ -34,19 +30,11 @@ class ReadingModel:
     join_margin: float = 1.0  # quote a neighbour too when the joined passage reads this much better
     support_margin: float = 1.5  # a further quote must read within this of the best
 
-    def save(self, path: Path = WEIGHTS_FILE) -> None:
-        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
 
-
-@lru_cache(maxsize=1)
-def default_model() -> ReadingModel:
-    """The fitted model; the field defaults only where the file lacks one."""
-    try:
-        values = json.loads(WEIGHTS_FILE.read_text())
-    except FileNotFoundError:
-        return ReadingModel()
+def fitted_model() -> ReadingModel:
+    """The reading stage fitted into weights.json (the defaults above for any field it lacks)."""
     known = ReadingModel.__dataclass_fields__
-    return ReadingModel(**{k: v for k, v in values.items() if k in known})
+    return ReadingModel(**{k: v for k, v in weights.fitted().reading.items() if k in known})  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -1,201 +1,38 @@
-"""Weights of the ranker and the answerability model, fitted by `bench/quality.py --tune` on half
-of the SQuAD articles (and half of the SQuAD 2.0 unanswerable questions' articles).
+"""The fitted weights, as data: `weights.json`, rewritten by `bench/quality.py --tune` and read only here.
 
-Generated file: rerun the tuning instead of editing by hand.
+It holds the ranker (a weight per model feature), the ranker-only answerability model and its
+thresholds, and the reading stage (`retrieval.reading.ReadingModel`'s fields). Refitting writes the file
+and clears the cache, so everything reads the new weights on its next call.
 """
 
-WEIGHTS: dict[str, float] = {
-    "dense": 1.484558,
-    "dense_gap": 1.433495,
-    "dense_rank": 0.494412,
-    "bm25_rel": -0.060739,
-    "bm25_rank": 0.063546,
-    "idf_overlap": 0.474008,
-    "idf_missing": -2.204536,
-    "max_missing_idf": 0.051685,
-    "bigram": -0.857776,
-    "context_idf_overlap": 2.204536,
-    "title_idf_overlap": 1.568793,
-    "prev_dense": 0.983589,
-    "next_dense": -0.876554,
-    "prev_idf_overlap": -1.106677,
-    "next_idf_overlap": -1.345783,
-    "window_idf_overlap": 1.509574,
-    "anaphor": -0.650941,
-    "anaphor_prev_overlap": -0.183109,
-    "paragraph_dense": 3.498249,
-    "novel_terms": 1.150553,
-    "length": 0.260932,
-    "cue_time": 1.210646,
-    "cue_number": 0.789640,
-    "cue_name": -0.188129,
-    "cue_reason": 1.121347,
-    "missing_max": -4.912426,
-    "window_missing_max": -0.432207,
-    "window_missing_count": -1.086209,
-    "number_missing": -0.105288,
-    "numbers_present": 0.487594,
-    "name_missing": 0.011058,
-    "negation_mismatch": -1.641128,
-    "antonym_clash": 0.211019,
-    "answer_slot": 0.160502,
-    "dense*dense_gap": 11.896696,
-    "dense*bm25_rel": 0.432506,
-    "dense*idf_overlap": 2.958499,
-    "dense*window_idf_overlap": -2.559195,
-    "dense*context_idf_overlap": -2.948418,
-    "dense*bigram": 3.552890,
-    "dense*title_idf_overlap": 7.974849,
-    "dense*paragraph_dense": -0.970821,
-    "dense*prev_dense": -5.046409,
-    "dense*next_dense": 0.082160,
-    "dense*anaphor": -0.001035,
-    "dense*missing_max": 2.076657,
-    "dense*answer_slot": 2.028788,
-    "dense*length": 0.025023,
-    "dense*novel_terms": 2.472007,
-    "dense_gap*bm25_rel": -4.033389,
-    "dense_gap*idf_overlap": 11.735439,
-    "dense_gap*window_idf_overlap": -1.383909,
-    "dense_gap*context_idf_overlap": -10.775110,
-    "dense_gap*bigram": -5.178782,
-    "dense_gap*title_idf_overlap": 0.128826,
-    "dense_gap*paragraph_dense": -8.044712,
-    "dense_gap*prev_dense": 3.651412,
-    "dense_gap*next_dense": -2.826986,
-    "dense_gap*anaphor": -1.705335,
-    "dense_gap*missing_max": 0.393911,
-    "dense_gap*answer_slot": -1.089838,
-    "dense_gap*length": 1.122565,
-    "dense_gap*novel_terms": 3.042769,
-    "bm25_rel*idf_overlap": -0.034635,
-    "bm25_rel*window_idf_overlap": -1.100093,
-    "bm25_rel*context_idf_overlap": 1.737009,
-    "bm25_rel*bigram": 0.623647,
-    "bm25_rel*title_idf_overlap": 0.144981,
-    "bm25_rel*paragraph_dense": 0.809597,
-    "bm25_rel*prev_dense": 0.432343,
-    "bm25_rel*next_dense": -0.210153,
-    "bm25_rel*anaphor": 0.065761,
-    "bm25_rel*missing_max": 0.666792,
-    "bm25_rel*answer_slot": -0.455160,
-    "bm25_rel*length": -0.066238,
-    "bm25_rel*novel_terms": -1.307394,
-    "idf_overlap*window_idf_overlap": 2.179704,
-    "idf_overlap*context_idf_overlap": 1.285712,
-    "idf_overlap*bigram": 2.538341,
-    "idf_overlap*title_idf_overlap": -6.914929,
-    "idf_overlap*paragraph_dense": 2.654290,
-    "idf_overlap*prev_dense": -5.708673,
-    "idf_overlap*next_dense": 0.876524,
-    "idf_overlap*anaphor": 0.293576,
-    "idf_overlap*missing_max": 0.827147,
-    "idf_overlap*answer_slot": 0.719737,
-    "idf_overlap*length": 0.145298,
-    "idf_overlap*novel_terms": -1.310993,
-    "window_idf_overlap*context_idf_overlap": -2.855033,
-    "window_idf_overlap*bigram": -1.147851,
-    "window_idf_overlap*title_idf_overlap": 2.703013,
-    "window_idf_overlap*paragraph_dense": -2.349461,
-    "window_idf_overlap*prev_dense": 4.638855,
-    "window_idf_overlap*next_dense": 2.526632,
-    "window_idf_overlap*anaphor": -0.807581,
-    "window_idf_overlap*missing_max": 1.209580,
-    "window_idf_overlap*answer_slot": -0.075870,
-    "window_idf_overlap*length": -0.379382,
-    "window_idf_overlap*novel_terms": -0.909864,
-    "context_idf_overlap*bigram": -1.521773,
-    "context_idf_overlap*title_idf_overlap": -0.631135,
-    "context_idf_overlap*paragraph_dense": -0.947445,
-    "context_idf_overlap*prev_dense": 2.574372,
-    "context_idf_overlap*next_dense": -2.441756,
-    "context_idf_overlap*anaphor": 0.591687,
-    "context_idf_overlap*missing_max": 2.628992,
-    "context_idf_overlap*answer_slot": 0.784255,
-    "context_idf_overlap*length": -0.278870,
-    "context_idf_overlap*novel_terms": -2.053621,
-    "bigram*title_idf_overlap": -4.353382,
-    "bigram*paragraph_dense": -3.392657,
-    "bigram*prev_dense": 0.374699,
-    "bigram*next_dense": 1.190427,
-    "bigram*anaphor": -0.907606,
-    "bigram*missing_max": -1.288912,
-    "bigram*answer_slot": -0.112574,
-    "bigram*length": 0.203646,
-    "bigram*novel_terms": 2.430814,
-    "title_idf_overlap*paragraph_dense": 2.149217,
-    "title_idf_overlap*prev_dense": -0.514463,
-    "title_idf_overlap*next_dense": 0.146493,
-    "title_idf_overlap*anaphor": 0.014122,
-    "title_idf_overlap*missing_max": -2.810361,
-    "title_idf_overlap*answer_slot": -0.266196,
-    "title_idf_overlap*length": -0.532631,
-    "title_idf_overlap*novel_terms": 2.552146,
-    "paragraph_dense*prev_dense": 2.390001,
-    "paragraph_dense*next_dense": 1.148903,
-    "paragraph_dense*anaphor": -0.375436,
-    "paragraph_dense*missing_max": -0.134810,
-    "paragraph_dense*answer_slot": -0.083732,
-    "paragraph_dense*length": -0.330134,
-    "paragraph_dense*novel_terms": 1.887617,
-    "prev_dense*next_dense": 0.455526,
-    "prev_dense*anaphor": 1.014954,
-    "prev_dense*missing_max": 0.289238,
-    "prev_dense*answer_slot": 0.010523,
-    "prev_dense*length": -0.039858,
-    "prev_dense*novel_terms": -0.229169,
-    "next_dense*anaphor": -0.408012,
-    "next_dense*missing_max": -1.048140,
-    "next_dense*answer_slot": -0.737604,
-    "next_dense*length": -0.247477,
-    "next_dense*novel_terms": 2.567977,
-    "anaphor*missing_max": 0.216658,
-    "anaphor*answer_slot": 0.893111,
-    "anaphor*length": -0.046246,
-    "anaphor*novel_terms": -0.294478,
-    "missing_max*answer_slot": 0.238119,
-    "missing_max*length": -0.156677,
-    "missing_max*novel_terms": 0.583067,
-    "answer_slot*length": -0.028120,
-    "answer_slot*novel_terms": -0.636798,
-    "length*novel_terms": 0.535688,
-}
-BIAS = 0.000000
-ANSWER_WEIGHTS: dict[str, float] = {
-    "top_dense": 0.879810,
-    "top_idf_overlap": 0.000000,
-    "top_max_missing_idf": 0.000000,
-    "top_context_idf_overlap": 0.000000,
-    "top_window_idf_overlap": 0.000000,
-    "top_bigram": 0.000000,
-    "top_missing_max": 0.000000,
-    "top_window_missing_max": -0.178987,
-    "top_window_missing_count": -0.107724,
-    "top_number_missing": -0.423845,
-    "top_numbers_present": 0.098574,
-    "top_name_missing": 0.000000,
-    "top_negation_mismatch": -3.437773,
-    "top_antonym_clash": -2.139339,
-    "top_answer_slot": 0.298666,
-    "best_dense": 4.974758,
-    "best_idf_overlap": 0.960836,
-    "best_max_missing_idf": 0.000000,
-    "best_context_idf_overlap": 0.068135,
-    "best_window_idf_overlap": 0.196610,
-    "best_bigram": 0.000000,
-    "best_missing_max": -0.279530,
-    "best_window_missing_max": -0.146526,
-    "best_window_missing_count": 0.000000,
-    "best_number_missing": -0.276161,
-    "best_numbers_present": 0.046695,
-    "best_name_missing": -0.696430,
-    "best_negation_mismatch": -0.597809,
-    "best_antonym_clash": 0.000000,
-    "best_answer_slot": 0.302226,
-    "question_terms": 0.797802,
-}
-ANSWER_BIAS = -5.098815
-# Answer only when the answerability model's probability reaches this.
-MIN_CONFIDENCE = 0.451117
-# Below it, a refusal still shows the closest passage (as a lead, not an answer) from this one.
-MIN_LEAD_CONFIDENCE = 0.249249
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+WEIGHTS_FILE = Path(__file__).with_name("weights.json")
+
+
+@dataclass(frozen=True)
+class Fitted:
+    ranker: Mapping[str, float]
+    ranker_bias: float
+    answer: Mapping[str, float]  # the ranker-only answerability model (no reader)
+    answer_bias: float
+    min_confidence: float  # answer from this answerability (no reader)
+    min_lead_confidence: float  # below it, show the closest passage from this one
+    reading: Mapping[str, float] = field(default_factory=dict)  # ReadingModel's fitted fields
+
+
+@lru_cache(maxsize=1)
+def fitted() -> Fitted:
+    return Fitted(**json.loads(WEIGHTS_FILE.read_text(encoding="utf-8")))
+
+
+def save(weights: Fitted) -> None:
+    data = asdict(weights)
+    WEIGHTS_FILE.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    fitted.cache_clear()

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.answering import Answerer
 from bot.settings import Settings
 from index.embedder import SentenceTransformerEmbedder
 from index.library import Library
 from index.reader import BundledReader
-from retrieval.pipeline import Answerer
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -44,7 +44,7 @@ def library(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Iterator[L
 @pytest.fixture
 def answerer(library: Library, reader: BundledReader) -> Answerer:
     """The answerer as the product runs it: ranker, then the bundled reader."""
-    return Answerer(library, reader=reader)
+    return Answerer(library, library.embedder, reader=reader)
 
 
 @pytest.fixture

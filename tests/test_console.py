@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.console import HELP, handle_line
-from bot.runtime import Engine
+from bot.engine import Engine
 from bot.settings import Settings
 from index.embedder import SentenceTransformerEmbedder
 from tests.conftest import SEED_ARTICLE

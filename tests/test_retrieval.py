@@ -6,17 +6,18 @@ import json
 
 import pytest
 
+from bot.answering import Answerer
+from bot.plain import render_answer
 from index.library import Library
 from index.models import Article, ArticleDraft, Sentence
 from index.text import words
 from retrieval import reading
 from retrieval.answer import by_share, compose_answer, list_end, merge_adjacent
+from retrieval.candidates import lexical_terms
 from retrieval.contrast import antonym_clash, negation_mismatch
 from retrieval.features import CandidateContext, question_info
 from retrieval.models import Citation
-from retrieval.pipeline import Answerer, lexical_terms
 from retrieval.ranking import Scored, rank
-from retrieval.render import render_plain
 from tests.conftest import SHARED
 
 
@@ -116,8 +117,8 @@ def test_a_refusal_that_came_close_offers_the_best_sentence_as_a_lead() -> None:
     assert ARTICLE[near.closest.start : near.closest.end] == near.closest.text
     far = compose_answer("q", passages, articles, confidence=0.15, answer_from=0.9, lead_from=0.3)
     assert not far.answered and far.closest is None
-    assert "The museum opened in 1990." in render_plain(near)
-    assert "The museum opened in 1990." not in render_plain(far)
+    assert "The museum opened in 1990." in render_answer(near)
+    assert "The museum opened in 1990." not in render_answer(far)
 
 
 def test_a_citation_that_is_not_verbatim_is_never_shown() -> None:

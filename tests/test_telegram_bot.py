@@ -10,7 +10,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import pytest
 from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes
 
-from bot.runtime import Engine
+from bot.engine import Engine
 from bot.settings import Settings
 from bot.telegram.access import collection_for
 from bot.telegram.app import build_application
@@ -27,9 +27,9 @@ from bot.telegram.render import ADDING, SORRY, TELEGRAM_LIMIT
 from bot.telegram.serve import running
 from index.embedder import SentenceTransformerEmbedder
 from index.ingest import draft_from_text
-from index.models import Article, ArticleDraft
+from index.models import Article, ArticleDraft, ArticleSummary
 from index.segment import MAX_SENTENCE_CHARS
-from retrieval import weights
+from retrieval import reading
 from tests.conftest import SEED_ARTICLE
 from tests.fake_telegram import (
     GROUP_ANONYMOUS_BOT_ID,
@@ -67,10 +67,10 @@ class Bot:
 
     def seed(self, chat_id: int, draft: ArticleDraft | None = None) -> Article:
         draft = draft or draft_from_text(SEED_ARTICLE.read_text(encoding="utf-8"), max_chars=1_000_000)
-        return self.engine.library.add(collection_for(chat_id), draft).article
+        return self.engine.add(collection_for(chat_id), draft).article
 
-    def articles(self, chat_id: int) -> list[Article]:
-        return self.engine.library.list_articles(collection_for(chat_id))
+    def articles(self, chat_id: int) -> list[ArticleSummary]:
+        return self.engine.list_articles(collection_for(chat_id))
 
     async def replies(self, chat_id: int, count: int = 1, timeout: float = 20) -> list[BotMessage]:
         """The next `count` bot messages in the chat, once any "Adding…" among them shows its result."""
@@ -273,7 +273,8 @@ def test_a_refusal_that_came_close_shows_the_closest_passage(
     fake: FakeTelegram, make_engine: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Where the lead starts is a fitted figure; from 0 every refusal with candidates shows one.
-    monkeypatch.setattr(weights, "MIN_LEAD_CONFIDENCE", 0.0)
+    fitted = reading.fitted_model()
+    monkeypatch.setattr(reading, "fitted_model", lambda: replace(fitted, min_lead_confidence=0.0))
     engine = make_engine()
 
     async def scenario(bot: Bot) -> None:
@@ -331,7 +332,7 @@ def test_sources_button_and_command_show_the_context(fake: FakeTelegram, make_en
         again = await bot.reply(USER)
         assert again.text == context.text
 
-        engine.library.delete(collection_for(USER), article.id)
+        engine.delete(collection_for(USER), article.id)
         stale = fake.press_button(USER, USER, answer.message_id, text="Sources")
         await fake.async_wait_until(lambda: fake.callback_answer(stale), what="the stale button's answer")
         assert "deleted" in (fake.callback_answer(stale) or {}).get("text", "")
@@ -358,7 +359,7 @@ def test_long_context_and_long_lists_are_split(fake: FakeTelegram, make_engine: 
 
     async def scenario(bot: Bot) -> None:
         bot.seed(USER, draft_from_text(text, max_chars=1_000_000))
-        list(engine.library.add_many(collection_for(USER), fillers))
+        list(engine.add_many(collection_for(USER), fillers))
         fake.user_says(USER, USER, QUESTION)
         answer = await bot.reply(USER)
         assert cites_the_veto(quoted(answer)[0])

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.engine import QuoteContext, QuoteRef
+from bot.telegram import render
 from bot.telegram.render import (
     CALLBACK_DATA_LIMIT,
     TELEGRAM_LIMIT,
-    QuoteContext,
-    SourceRef,
     answer_messages,
     context_blocks,
     decode_sources,
@@ -22,9 +22,9 @@ from bot.telegram.render import (
     split_html,
     visible_length,
 )
+from bot.wording import NO_ANSWER
 from index.models import Article, Sentence
 from retrieval.models import Answer, Citation
-from retrieval.render import render_html
 from tests.fake_telegram import parse_html, utf16_len
 
 
@@ -54,6 +54,7 @@ def answer_of(*citations: Citation) -> Answer:
     return Answer(
         question="q?",
         answered=True,
+        reason="answered",
         answer=" … ".join(c.text for c in citations),
         citations=list(citations),
         confidence=0.9,
@@ -150,17 +151,17 @@ def test_shorten() -> None:
 def test_an_answer_that_fits_is_render_html_exactly() -> None:
     answer = answer_of(citation(1, "The pier closed."), citation(2, "Repairs cost 4.2 million euros."))
     [message] = answer_messages(answer)
-    assert message.html == render_html(answer)
-    assert message.sources == (SourceRef(101), SourceRef(102))
+    assert message.html == render.answer_html(answer)
+    assert message.sources == (QuoteRef(101), QuoteRef(102))
 
 
 def test_a_long_answer_is_split_between_quotes() -> None:
     # Characters outside the BMP count twice: each quote takes about 1,550 of the 4,096 units.
     text = ("Waves " + "🌊" * 40 + " hit the pier & the <quay>. ") * 30
     answer = answer_of(*(citation(n, text[:1000]) for n in (1, 2, 3)))
-    assert visible_length(render_html(answer)) > TELEGRAM_LIMIT
+    assert visible_length(render.answer_html(answer)) > TELEGRAM_LIMIT
     messages = answer_messages(answer)
-    assert [m.sources for m in messages] == [(SourceRef(101), SourceRef(102)), (SourceRef(103),)]
+    assert [m.sources for m in messages] == [(QuoteRef(101), QuoteRef(102)), (QuoteRef(103),)]
     numbers = iter(range(1, 4))
     for message in messages:
         shown = visible(message.html)
@@ -182,39 +183,44 @@ def test_a_huge_quote_is_shortened_before_escaping() -> None:
 
 
 def test_no_answer_and_empty_collection_say_how_to_add() -> None:
-    refusal = Answer(question="q", answered=False, answer="", citations=[], confidence=0.0)
+    refusal = Answer(question="q", answered=False, reason="no_match", answer="", citations=[], confidence=0.0)
     [none] = answer_messages(refusal)
     assert "couldn't find an answer" in visible(none.html) and none.sources == ()
-    [empty] = answer_messages(refusal, empty_collection=True)
+    nothing_here = refusal.model_copy(update={"reason": "empty_collection"})
+    [empty] = answer_messages(nothing_here)
     assert "no articles here yet" in visible(empty.html) and "/add" in visible(empty.html)
-    [group] = answer_messages(refusal, empty_collection=True, group=True)
+    [group] = answer_messages(nothing_here, group=True)
     assert "reply /add" in visible(group.html)
 
 
 def test_a_refusal_that_came_close_shows_its_lead_shortened_to_fit() -> None:
     text = "&<>" * 3000
     lead = citation(1, text, title="T" * 5000)
-    refusal = Answer(question="q", answered=False, answer="", citations=[], confidence=0.3, closest=lead)
+    refusal = Answer(
+        question="q", answered=False, reason="no_match", answer="", citations=[], confidence=0.3, closest=lead
+    )
     [message] = answer_messages(refusal)
     shown = visible(message.html)
     assert utf16_len(shown) <= TELEGRAM_LIMIT
     assert shown.startswith("I couldn't find an answer") and "may not answer it" in shown
     quote = shown.split("\n")[2]
     assert quote.endswith("…") and text.startswith(quote[:-1])
-    assert message.sources == (SourceRef(101),)  # its context is one tap away
+    assert message.sources == (QuoteRef(101),)  # its context is one tap away
     short = refusal.model_copy(update={"closest": citation(1, "Tides <rose> & fell.")})
-    assert visible(answer_messages(short)[0].html) == visible(render_html(short))
+    assert short.closest is not None
+    expected = f"{html.escape(NO_ANSWER)}\n{render.lead_html(short.closest)}"
+    assert answer_messages(short)[0].html == expected  # shortened only when it would not fit
 
 
 # -- the Sources button ---------------------------------------------------------------------------------
 
 
 def test_sources_callback_data_round_trips_within_64_bytes() -> None:
-    refs = [SourceRef(12), SourceRef(345, 2), SourceRef(6789)]
+    refs = [QuoteRef(12), QuoteRef(345, 2), QuoteRef(6789)]
     data = encode_sources(refs)
     assert data == "src:12,345+2,6789"
     assert decode_sources(data) == refs
-    many = [SourceRef(10**15 + n, 3) for n in range(10)]
+    many = [QuoteRef(10**15 + n, 3) for n in range(10)]
     data = encode_sources(many)
     assert data is not None and len(data.encode()) <= CALLBACK_DATA_LIMIT
     assert decode_sources(data) == many[: len(decode_sources(data) or [])]

@@ -148,7 +148,7 @@ async def set_commands(app: Application) -> None:  # type: ignore[type-arg]
 
 
 class _WarmUp:
-    """Load the model in a worker thread at startup, so the first question does not wait for it."""
+    """Load the models in a worker thread at startup, so the first question does not wait for them."""
 
     def __init__(self, engine: EngineLike) -> None:
         self.engine = engine
@@ -160,14 +160,14 @@ class _WarmUp:
 
     async def _run(self) -> None:
         try:
-            await asyncio.to_thread(self.engine.library.embed_query, "warm up")
+            await asyncio.to_thread(self.engine.warm_up)
         except Exception:
             # Questions will try again and report it; startup goes on.
-            log.exception("could not load the embedding model")
+            log.exception("could not load the models")
 
     async def wait(self) -> None:
         # A thread cannot be cancelled: wait for it so the process exits cleanly.
         if self.task is not None:
             if not self.task.done():
-                log.info("waiting for the embedding model to finish loading")
+                log.info("waiting for the models to finish loading")
             await asyncio.shield(self.task)

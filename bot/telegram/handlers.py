@@ -19,21 +19,21 @@ from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
+from bot import wording
+from bot.answering import MAX_QUESTION_CHARS
+from bot.sources import DraftSource, LinkSource, Source, TextSource, UploadSource, as_link
 from bot.telegram import render
 from bot.telegram.access import addressed_question, collection_for, is_admin, is_group, may_add
-from bot.telegram.posts import as_link, command_rest, message_text, post_draft, sole_link
+from bot.telegram.posts import command_rest, message_text, post_draft, sole_link
 from index.errors import InputError, VerbatimError
-from index.extract import fetch_article
-from index.ingest import HTML_SUFFIXES, TEXT_SUFFIXES, draft_from_bytes, draft_from_text
-from retrieval.answer import refusal
-from retrieval.pipeline import MAX_QUESTION_CHARS
+from index.ingest import HTML_SUFFIXES, TEXT_SUFFIXES
 
 if TYPE_CHECKING:
+    from bot.engine import QuoteContext, QuoteRef
     from bot.settings import Settings
-    from index.library import AddResult, Library
-    from index.models import ArticleDraft
+    from index.models import ArticleDraft, ArticleSummary
+    from index.storage import AddResult
     from retrieval.models import Answer
-    from retrieval.pipeline import Answerer
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +46,23 @@ LAST_SOURCES = "last_sources"
 
 
 class EngineLike(Protocol):
-    """What the bot needs of `bot.runtime.Engine`."""
+    """What the bot needs of `bot.engine.Engine` (tests pass a fake that records calls)."""
 
     settings: Settings
-    library: Library
-    answerer: Answerer
+
+    def warm_up(self) -> None: ...
+
+    def ask(self, collection: str, question: str) -> Answer: ...
+
+    async def draft_async(self, source: Source) -> ArticleDraft: ...
+
+    def add(self, collection: str, source: Source | ArticleDraft) -> AddResult: ...
+
+    def list_articles(self, collection: str) -> list[ArticleSummary]: ...
+
+    def delete(self, collection: str, ref: str) -> ArticleSummary: ...
+
+    def context(self, collection: str, refs: Sequence[QuoteRef]) -> list[QuoteContext]: ...
 
 
 class ReportedError(Exception):
@@ -90,13 +102,9 @@ class Handlers:
         rest = command_rest(message.text)
         target = message.reply_to_message
         if message.document is not None:  # a file sent with /add as its caption
-            await self._add(message, lambda: self._document_draft(_document(message)))
+            await self._add(message, lambda: self._document_source(_document(message)))
         elif rest:
-            link = as_link(rest)
-            if link:
-                await self._add(message, lambda: fetch_article(link, self.settings))
-            else:
-                await self._add(message, lambda: self._text_draft(rest))
+            await self._add(message, lambda: _ready(_text_or_link(rest)))
         elif target is not None:
             await self._add_message(message, target)
         else:
@@ -106,7 +114,7 @@ class Handlers:
 
     async def list_articles(self, update: Update, context: Context) -> None:
         message = _message(update)
-        articles = await asyncio.to_thread(self.engine.library.list_articles, self._collection(message))
+        articles = await asyncio.to_thread(self.engine.list_articles, self._collection(message))
         lines = render.article_list_lines(articles, group=is_group(message.chat))
         await self._reply_parts(message, render.pack(lines))
 
@@ -117,9 +125,9 @@ class Handlers:
             return
         ref = command_rest(message.text)
         if not ref:
-            await self._reply(message, "Which one? /delete N, with N from /list.")
+            await self._reply(message, wording.WHICH_ONE)
             return
-        article = await asyncio.to_thread(self.engine.library.delete, self._collection(message), ref)
+        article = await asyncio.to_thread(self.engine.delete, self._collection(message), ref)
         await self._reply(message, render.deleted_html(article))
 
     async def sources(self, update: Update, context: Context) -> None:
@@ -130,10 +138,11 @@ class Handlers:
                 message, "Ask a question first: /sources shows the sentences around its quotes."
             )
             return
-        blocks = await asyncio.to_thread(self._context, self._collection(message), refs)
-        if not blocks:
+        contexts = await asyncio.to_thread(self.engine.context, self._collection(message), refs)
+        if not contexts:
             await self._reply(message, "The quoted articles have been deleted from this chat since.")
             return
+        blocks = render.context_blocks(contexts, missing=len(refs) - len(contexts))
         await self._reply_parts(message, render.pack(blocks, separator="\n\n"))
 
     async def sources_button(self, update: Update, context: Context) -> None:
@@ -144,10 +153,11 @@ class Handlers:
         if refs is None or answered is None:
             await query.answer("This button no longer works; ask again.")
             return
-        blocks = await asyncio.to_thread(self._context, collection_for(answered.chat.id), refs)
-        if not blocks:
+        contexts = await asyncio.to_thread(self.engine.context, collection_for(answered.chat.id), refs)
+        if not contexts:
             await query.answer("That article has been deleted from this chat since.", show_alert=True)
             return
+        blocks = render.context_blocks(contexts, missing=len(refs) - len(contexts))
         await query.answer()
         # The context quotes the answer it explains, in private chats too: there may be several.
         await self._reply_parts(answered, render.pack(blocks, separator="\n\n"), quote=True)
@@ -164,20 +174,20 @@ class Handlers:
         link = sole_link(message)
         text = message.text or ""
         if link:
-            await self._add(message, lambda: fetch_article(link, self.settings))
+            await self._add(message, lambda: _ready(LinkSource(link)))
         elif len(text) > MAX_QUESTION_CHARS:
             # Nobody asks a question this long: it is an article pasted in to be added.
-            await self._add(message, lambda: self._text_draft(text))
+            await self._add(message, lambda: _ready(TextSource(text, "telegram")))
         else:
             await self._answer(message, context, text)
 
     async def private_document(self, update: Update, context: Context) -> None:
         message = _message(update)
-        await self._add(message, lambda: self._document_draft(_document(message)))
+        await self._add(message, lambda: self._document_source(_document(message)))
 
     async def private_forward(self, update: Update, context: Context) -> None:
         message = _message(update)
-        await self._add(message, lambda: self._post_draft(message))
+        await self._add(message, lambda: self._post_source(message))
 
     async def group_text(self, update: Update, context: Context) -> None:
         message = _message(update)
@@ -237,9 +247,9 @@ class Handlers:
     async def _answer(self, message: Message, context: Context, question: str) -> None:
         collection = self._collection(message)
         async with typing(message):
-            answer, empty = await asyncio.to_thread(self._ask, collection, question)
+            answer = await asyncio.to_thread(self.engine.ask, collection, question)
         group = is_group(message.chat)
-        parts = render.answer_messages(answer, empty_collection=empty, group=group)
+        parts = render.answer_messages(answer, group=group)
         for n, part in enumerate(parts):
             keyboard = render.sources_keyboard(part.sources)
             await self._reply(message, part.html, reply_markup=keyboard, do_quote=group and n == 0)
@@ -247,18 +257,12 @@ class Handlers:
             last = context.chat_data.setdefault(LAST_SOURCES, {})
             last[_thread(message)] = render.refs_of(answer.citations)
 
-    def _ask(self, collection: str, question: str) -> tuple[Answer, bool]:
-        # An empty collection needs no model: answer at once, even while the model still loads.
-        if self.engine.library.store.sentence_count(collection) == 0:
-            return refusal(question), True
-        return self.engine.answerer.ask(collection, question), False
-
-    async def _add(self, message: Message, make_draft: Callable[[], Awaitable[ArticleDraft]]) -> None:
+    async def _add(self, message: Message, make_source: Callable[[], Awaitable[Source]]) -> None:
         """Say "Adding…", add the article, then replace that with the result or the reason it failed."""
         status = await self._reply(message, render.ADDING)
         try:
-            draft = await make_draft()
-            result = await asyncio.to_thread(self._store, self._collection(message), draft)
+            draft = await self.engine.draft_async(await make_source())
+            result = await asyncio.to_thread(self.engine.add, self._collection(message), draft)
             text = render.added_html(result)
         except VerbatimError as exc:
             text = render.error_html(exc)
@@ -268,33 +272,26 @@ class Handlers:
             raise ReportedError("adding an article failed") from exc
         await status.edit_text(text)
 
-    def _store(self, collection: str, draft: ArticleDraft) -> AddResult:
-        return self.engine.library.add(collection, draft)
-
     async def _add_message(self, command: Message, target: Message) -> None:
         """`/add` as a reply: add the replied-to file, forwarded post, link or text."""
         if target.document is not None:
             document = target.document
-            await self._add(command, lambda: self._document_draft(document))
+            await self._add(command, lambda: self._document_source(document))
         elif target.forward_origin is not None:
-            await self._add(command, lambda: self._post_draft(target))
+            await self._add(command, lambda: self._post_source(target))
         elif link := sole_link(target):
-            await self._add(command, lambda: fetch_article(link, self.settings))
+            await self._add(command, lambda: _ready(LinkSource(link)))
         elif message_text(target).strip():
             text = message_text(target)
-            await self._add(command, lambda: self._text_draft(text))
+            await self._add(command, lambda: _ready(TextSource(text, "telegram")))
         else:
             await self._reply(command, "That message has no text I could add.")
 
-    async def _text_draft(self, text: str) -> ArticleDraft:
-        return await asyncio.to_thread(
-            draft_from_text, text, max_chars=self.settings.max_article_chars, source="telegram"
-        )
+    async def _post_source(self, message: Message) -> Source:
+        draft = await asyncio.to_thread(post_draft, message, max_chars=self.settings.max_article_chars)
+        return DraftSource(draft)
 
-    async def _post_draft(self, message: Message) -> ArticleDraft:
-        return await asyncio.to_thread(post_draft, message, max_chars=self.settings.max_article_chars)
-
-    async def _document_draft(self, document: Document) -> ArticleDraft:
+    async def _document_source(self, document: Document) -> Source:
         """Check the name and size Telegram reports before downloading anything."""
         name = document.file_name or "The file"
         suffix = Path(document.file_name or "").suffix.lower()
@@ -307,31 +304,7 @@ class Handlers:
                 "Split it into smaller articles.",
             )
         file = await document.get_file()
-        data = bytes(await file.download_as_bytearray())
-        return await asyncio.to_thread(
-            draft_from_bytes, data, name, max_chars=self.settings.max_article_chars, source="file"
-        )
-
-    def _context(self, collection: str, refs: Sequence[render.SourceRef]) -> list[str]:
-        """The quotes with their neighbouring sentences; empty when none of them exists any more."""
-        library = self.engine.library
-        found = library.sentences(collection, [ref.sentence_id for ref in refs])
-        contexts = []
-        for ref in refs:
-            first = found.get(ref.sentence_id)
-            if first is None:
-                continue  # its article was deleted since the answer
-            around = library.neighbours(collection, first, radius=ref.extra + 1)
-            sentences = [s for s in around if s.ordinal >= first.ordinal - 1]
-            last = first.ordinal + ref.extra
-            cited = frozenset(s.id for s in sentences if first.ordinal <= s.ordinal <= last)
-            articles = library.articles(collection, [first.article_id])
-            article = articles.get(first.article_id)
-            if article is not None:
-                contexts.append(render.QuoteContext(article, sentences, cited))
-        if not contexts:
-            return []
-        return render.context_blocks(contexts, missing=len(refs) - len(contexts))
+        return UploadSource(bytes(await file.download_as_bytearray()), name)
 
 
 @contextlib.asynccontextmanager
@@ -373,6 +346,15 @@ def _size(n: int) -> str:
 def _thread(message: Message) -> int | None:
     # Outside forums `message_thread_id` names a reply chain, not a topic: one last answer per chat.
     return message.message_thread_id if message.is_topic_message else None
+
+
+async def _ready(source: Source) -> Source:
+    return source
+
+
+def _text_or_link(text: str) -> Source:
+    link = as_link(text)
+    return LinkSource(link) if link else TextSource(text, "telegram")
 
 
 def _document(message: Message) -> Document:

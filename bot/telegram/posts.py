@@ -6,11 +6,11 @@ import re
 
 from telegram import Message, MessageEntity, MessageOriginChannel
 
+from bot.sources import as_link
 from index.ingest import derive_title, draft_from_text
 from index.models import ArticleDraft
 
 _COMMAND = re.compile(r"^/[A-Za-z0-9_]+(?:@[A-Za-z0-9_]+)?(?:\s+|$)")
-_LINK = re.compile(r"^https?://\S+$", re.IGNORECASE)
 POST_TITLE_LIMIT = 200
 
 
@@ -23,12 +23,6 @@ def command_rest(text: str | None) -> str:
 
 def message_text(message: Message) -> str:
     return message.text or message.caption or ""
-
-
-def as_link(text: str) -> str | None:
-    """`text` when it is nothing but an http(s) link."""
-    text = text.strip()
-    return text if _LINK.match(text) else None
 
 
 def sole_link(message: Message) -> str | None:

@@ -15,18 +15,13 @@ from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot import wording
+from bot.engine import QuoteContext, QuoteRef, refs_of
+from bot.plain import article_lines
 from index.errors import VerbatimError
-from index.library import AddResult
-from index.models import Article, Sentence
+from index.models import ArticleSummary, Sentence
+from index.storage import AddResult
 from retrieval.models import Answer, Citation
-from retrieval.render import (
-    EMPTY_COLLECTION,
-    NO_ANSWER,
-    html_source,
-    lead_html,
-    render_article_list,
-    render_html,
-)
 
 TELEGRAM_LIMIT = 4096
 CALLBACK_DATA_LIMIT = 64
@@ -230,52 +225,60 @@ def pack(blocks: Iterable[str], *, separator: str = "\n", limit: int = TELEGRAM_
 
 
 @dataclass(frozen=True)
-class SourceRef:
-    """A quote as the Sources button remembers it: its first sentence and how many follow it."""
-
-    sentence_id: int
-    extra: int = 0
-
-    @classmethod
-    def of(cls, citation: Citation) -> SourceRef | None:
-        if not citation.sentence_ids:
-            return None
-        return cls(citation.sentence_ids[0], len(citation.sentence_ids) - 1)
-
-
-@dataclass(frozen=True)
 class Outgoing:
     """One message to send, with the quotes its Sources button shows."""
 
     html: str
-    sources: tuple[SourceRef, ...] = ()
+    sources: tuple[QuoteRef, ...] = ()
 
 
-def no_answer_html(*, empty_collection: bool, group: bool) -> str:
-    if empty_collection:
-        return f"{escape(EMPTY_COLLECTION)}\n{escape(GROUP_ADD_HINT if group else PRIVATE_ADD_HINT)}"
+def refusal_html(answer: Answer, *, group: bool) -> str:
+    """Why nothing is quoted, with what to do about it."""
+    if answer.reason == "empty_collection":
+        return f"{escape(wording.EMPTY_COLLECTION)}\n{escape(GROUP_ADD_HINT if group else PRIVATE_ADD_HINT)}"
+    if answer.reason == "empty_question":
+        return escape(wording.EMPTY_QUESTION)
     hint = NO_ANSWER_GROUP_HINT if group else NO_ANSWER_PRIVATE_HINT
-    return f"{escape(NO_ANSWER)}\n<i>{escape(hint)}</i>"
+    return f"{escape(wording.NO_ANSWER)}\n<i>{escape(hint)}</i>"
 
 
-def refs_of(citations: Sequence[Citation]) -> tuple[SourceRef, ...]:
-    return tuple(ref for ref in (SourceRef.of(c) for c in citations) if ref is not None)
+def answer_html(answer: Answer) -> str:
+    """An answer: each quote in a blockquote, then the numbered sources. Only b, i, a and blockquote
+    tags; every piece of article text escaped."""
+    quotes = [
+        f"<blockquote>{escape(c.text)} [{n}]</blockquote>" for n, c in enumerate(answer.citations, start=1)
+    ]
+    sources = [f"[{n}] {html_source(c)}" for n, c in enumerate(answer.citations, start=1)]
+    return "\n".join(quotes) + "\n" + "\n".join(sources)
 
 
-def answer_messages(
-    answer: Answer, *, empty_collection: bool = False, group: bool = False, limit: int = TELEGRAM_LIMIT
-) -> list[Outgoing]:
-    """The answer as `render_html` writes it, or, when that is too long, split between quotes.
+def lead_html(closest: Citation) -> str:
+    quote = f"<blockquote>{escape(closest.text)}</blockquote>"
+    return f"<i>{escape(wording.LEAD)}</i>\n{quote}\n{html_source(closest)}"
+
+
+def html_source(citation: Citation) -> str:
+    title = escape(wording.title_of(citation.title))
+    if citation.url and citation.url.startswith(("http://", "https://")):
+        title = f'<a href="{escape(citation.url, quote=True)}">{title}</a>'
+    rest = [citation.published.isoformat()] if citation.published else []
+    rest.append(wording.position(citation))
+    return f"<b>{title}</b> · " + escape(" · ".join(rest))
+
+
+def answer_messages(answer: Answer, *, group: bool = False, limit: int = TELEGRAM_LIMIT) -> list[Outgoing]:
+    """The answer as `answer_html` writes it, or, when that is too long, split between quotes.
 
     Each message then holds whole quotes, each followed by its source line, numbered as in the
     unsplit answer; a quote too long for a message on its own is shortened (before escaping) with "…".
     """
-    if not answer.answered and answer.closest and not empty_collection:
-        block = _lead_block(answer.closest, limit - visible_length(escape(NO_ANSWER)) - 1)
-        return [Outgoing(f"{escape(NO_ANSWER)}\n{block}", refs_of([answer.closest]))]
+    if not answer.answered and answer.closest:
+        no_answer = escape(wording.NO_ANSWER)
+        block = _lead_block(answer.closest, limit - visible_length(no_answer) - 1)
+        return [Outgoing(f"{no_answer}\n{block}", refs_of([answer.closest]))]
     if not answer.answered or not answer.citations:
-        return [Outgoing(no_answer_html(empty_collection=empty_collection, group=group))]
-    whole = render_html(answer)
+        return [Outgoing(refusal_html(answer, group=group))]
+    whole = answer_html(answer)
     if visible_length(whole) <= limit:
         return [Outgoing(whole, refs_of(answer.citations))]
     groups: list[tuple[list[str], list[Citation]]] = []
@@ -297,7 +300,7 @@ def answer_messages(
 
 
 def _citation_block(n: int, citation: Citation, limit: int) -> str:
-    citation = citation.model_copy(update={"title": shorten(citation.title or "Untitled", TITLE_LIMIT)})
+    citation = citation.model_copy(update={"title": shorten(wording.title_of(citation.title), TITLE_LIMIT)})
     source = f"[{n}] {html_source(citation)}"
     fixed = visible_length(f" [{n}]\n{source}")
     text = shorten(citation.text, max(limit - fixed, 1))
@@ -306,7 +309,7 @@ def _citation_block(n: int, citation: Citation, limit: int) -> str:
 
 def _lead_block(closest: Citation, limit: int) -> str:
     """The closest passage of a refusal, its text shortened so the block fits `limit`."""
-    closest = closest.model_copy(update={"title": shorten(closest.title or "Untitled", TITLE_LIMIT)})
+    closest = closest.model_copy(update={"title": shorten(wording.title_of(closest.title), TITLE_LIMIT)})
     fixed = visible_length(lead_html(closest.model_copy(update={"text": ""})))
     return lead_html(closest.model_copy(update={"text": shorten(closest.text, max(limit - fixed, 1))}))
 
@@ -314,7 +317,7 @@ def _lead_block(closest: Citation, limit: int) -> str:
 # -- the Sources button -----------------------------------------------------------------------------------
 
 
-def encode_sources(refs: Sequence[SourceRef]) -> str | None:
+def encode_sources(refs: Sequence[QuoteRef]) -> str | None:
     """`src:<id>[+<more>],...` in at most 64 bytes; quotes that do not fit are left off."""
     data = SOURCES_PREFIX
     for ref in refs:
@@ -329,7 +332,7 @@ def encode_sources(refs: Sequence[SourceRef]) -> str | None:
 _REF = re.compile(r"(\d{1,18})(?:\+(\d{1,4}))?")
 
 
-def decode_sources(data: str | None) -> list[SourceRef] | None:
+def decode_sources(data: str | None) -> list[QuoteRef] | None:
     """The refs of a Sources button, or None for data this bot did not write."""
     if not data or not data.startswith(SOURCES_PREFIX):
         return None
@@ -338,24 +341,15 @@ def decode_sources(data: str | None) -> list[SourceRef] | None:
         match = _REF.fullmatch(item)
         if match is None:
             return None
-        refs.append(SourceRef(int(match.group(1)), int(match.group(2) or 0)))
+        refs.append(QuoteRef(int(match.group(1)), int(match.group(2) or 0)))
     return refs or None
 
 
-def sources_keyboard(refs: Sequence[SourceRef]) -> InlineKeyboardMarkup | None:
+def sources_keyboard(refs: Sequence[QuoteRef]) -> InlineKeyboardMarkup | None:
     data = encode_sources(refs)
     if data is None:
         return None
     return InlineKeyboardMarkup([[InlineKeyboardButton("Sources", callback_data=data)]])
-
-
-@dataclass(frozen=True)
-class QuoteContext:
-    """A quote with the sentences around it, as /sources and the Sources button show it."""
-
-    article: Article
-    sentences: list[Sentence]  # in article order
-    cited: frozenset[int]  # ids of the quoted sentences
 
 
 def context_blocks(contexts: Sequence[QuoteContext], *, missing: int = 0) -> list[str]:
@@ -367,7 +361,7 @@ def context_blocks(contexts: Sequence[QuoteContext], *, missing: int = 0) -> lis
             continue
         first, last = cited[0].ordinal + 1, cited[-1].ordinal + 1
         where = f"sentence {first}" if first == last else f"sentences {first}–{last}"
-        title = escape(shorten(ctx.article.title or "Untitled", TITLE_LIMIT))
+        title = escape(shorten(wording.title_of(ctx.article.title), TITLE_LIMIT))
         if ctx.article.url and ctx.article.url.startswith(("http://", "https://")):
             title = f'<a href="{escape(ctx.article.url, quote=True)}">{title}</a>'
         pieces: list[str] = []
@@ -390,23 +384,25 @@ def context_blocks(contexts: Sequence[QuoteContext], *, missing: int = 0) -> lis
 # -- other replies ----------------------------------------------------------------------------------------
 
 
-def article_list_lines(articles: Sequence[Article], *, group: bool) -> list[str]:
-    """`N. title — …` lines, numbered as /delete N takes them, escaped."""
+def article_list_lines(articles: Sequence[ArticleSummary], *, group: bool) -> list[str]:
+    """`N. title — …` lines, numbered as /delete N takes them, escaped; long titles shortened."""
     if not articles:
-        return [f"{escape(EMPTY_COLLECTION)}\n{escape(GROUP_ADD_HINT if group else PRIVATE_ADD_HINT)}"]
-    return [escape(line) for line in render_article_list(articles)]
+        hint = GROUP_ADD_HINT if group else PRIVATE_ADD_HINT
+        return [f"{escape(wording.EMPTY_COLLECTION)}\n{escape(hint)}"]
+    short = [
+        a.model_copy(update={"title": shorten(wording.title_of(a.title), TITLE_LIMIT)}) for a in articles
+    ]
+    return [escape(line) for line in article_lines(short)]
 
 
 def added_html(result: AddResult) -> str:
     article = result.article
-    title = escape(shorten(article.title or "Untitled", TITLE_LIMIT))
-    if result.created:
-        return f"Added “{title}” ({article.sentence_count} sentences)."
-    return f"Already there: “{title}”."
+    title = escape(shorten(wording.title_of(article.title), TITLE_LIMIT))
+    return wording.added(title, article.sentence_count, created=result.created)
 
 
-def deleted_html(article: Article) -> str:
-    return f"Deleted “{escape(shorten(article.title or 'Untitled', TITLE_LIMIT))}”."
+def deleted_html(article: ArticleSummary) -> str:
+    return wording.deleted(escape(shorten(wording.title_of(article.title), TITLE_LIMIT)))
 
 
 def error_html(error: VerbatimError) -> str:
