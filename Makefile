@@ -27,6 +27,10 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
+# The sub-minute loop: everything but the tests that load the real models.
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy bot index retrieval

@@ -118,6 +118,9 @@ class TuningSet:
     answerable: bool
     share: float  # of the answer model's fit
     hit: Hit = sentence_hit
+    # The answer rate holds over every question of the set, or (news, whose retrieval misses some
+    # answers altogether) over those whose candidates hold the answer.
+    rate_over_found: bool = False
 
 
 def fit(sets: list[TuningSet], reader: Reader, answer_rate: float) -> ReadingModel:
@@ -125,8 +128,7 @@ def fit(sets: list[TuningSet], reader: Reader, answer_rate: float) -> ReadingMod
     model = ReadingModel()
     answerable = [s for s in sets if s.answerable]
 
-    def top1_rate(m: float) -> float:
-        candidate = replace(model, rank_mix=m)
+    def top1_rate(candidate: ReadingModel) -> float:
         rates = []
         for s in answerable:
             pools = [p for p in s.pools if p.contexts]
@@ -139,7 +141,13 @@ def fit(sets: list[TuningSet], reader: Reader, answer_rate: float) -> ReadingMod
             )
         return sum(rates) / len(rates)
 
-    grid = {m: top1_rate(m) for m in (0.0, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2)}
+    # How many candidates to read: the fewest within half a point of the best (each costs reading time).
+    by_depth = {n: top1_rate(replace(model, read_top=n)) for n in (8, 12, 16)}
+    best_depth = max(by_depth.values())
+    read_top = min(n for n, v in by_depth.items() if v >= best_depth - 0.005)
+    print("read_top top-1: " + ", ".join(f"{n}: {v:.3f}" for n, v in by_depth.items()) + f" -> {read_top}")
+    model = replace(model, read_top=read_top)
+    grid = {m: top1_rate(replace(model, rank_mix=m)) for m in (0.0, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2)}
     rank_mix = max(grid, key=lambda m: grid[m])
     print("rank_mix top-1: " + ", ".join(f"{m}: {v:.3f}" for m, v in grid.items()) + f" -> {rank_mix}")
     model = replace(model, rank_mix=rank_mix)
@@ -158,17 +166,20 @@ def fit(sets: list[TuningSet], reader: Reader, answer_rate: float) -> ReadingMod
     coef, bias = fit_monotone_logistic(x, y, w, [1, 1])
     model = replace(model, reader_weight=float(coef[0]), ranker_weight=float(coef[1]), bias=float(bias))
     z = 1 / (1 + np.exp(-(x @ coef + bias)))
-    # Answer `answer_rate` of every answerable set's questions whose candidates hold the answer.
+    # Answer `answer_rate` of each answerable set (questions without candidates count as refused).
     thresholds = []
     tag_array = np.asarray(tags)
     for s in answerable:
-        holds = np.asarray([any(p.hits) for p in s.pools if p.contexts])
-        values = np.sort(z[tag_array == s.name][holds])
-        thresholds.append(float(values[int(len(values) * (1 - answer_rate))]))
+        values = z[tag_array == s.name]
+        if s.rate_over_found:
+            values = values[np.asarray([any(p.hits) for p in s.pools if p.contexts])]
+        total = len(values) if s.rate_over_found else len(s.pools)
+        values = np.sort(values)[::-1]
+        thresholds.append(float(values[min(int(total * answer_rate), len(values) - 1)]))
     threshold = min(thresholds)
-    refusing = [s for s in sets if not s.answerable]
-    off = np.sort(np.concatenate([z[tag_array == s.name] for s in refusing]))
-    lead = min(float(off[int(len(off) * 0.99)]), threshold)
+    # A refusal shows the closest passage from where only 1 in 1,000 off-topic questions reaches.
+    off = np.sort(z[tag_array == "off-topic"])
+    lead = min(float(off[int(len(off) * 0.999)]), threshold)
     model = replace(model, min_confidence=threshold, min_lead_confidence=lead)
     print(
         f"answer model: reading x {coef[0]:.3f}, ranker logit x {coef[1]:.3f}, bias {bias:.3f};"

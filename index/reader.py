@@ -133,7 +133,7 @@ class BundledReader:
                 if missing:
                     raise VerbatimError(f"The reader's weights file {self.weights} is incomplete.")
                 network.load_state_dict(state, strict=False)
-                network.eval()
+                network = _int8(network.eval())
                 self._tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(BASE_MODEL))
                 self._network = network
                 log.info("loaded reader %s (%d layers)", self.name, layers)
@@ -159,6 +159,23 @@ class BundledReader:
         with torch.inference_mode():
             logits = network(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
         return logits.float().numpy().astype(np.float32)
+
+
+def _int8(network: Any) -> Any:
+    """The network with int8 weights in its linear layers (dynamic quantization): 2.6 times faster on
+    one CPU core for readings within about 0.1 of fp32's; the answer thresholds are fitted on it. The
+    float network where this torch cannot quantize."""
+    import warnings
+
+    import torch
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.ao's eager-mode API is deprecated in favour of torchao
+            return torch.ao.quantization.quantize_dynamic(network, {torch.nn.Linear}, dtype=torch.qint8)
+    except Exception:  # no quantized engine on this platform, or the API has gone
+        log.warning("int8 quantization unavailable; the reader runs in float32", exc_info=True)
+        return network
 
 
 class CrossEncoderReader:

@@ -64,10 +64,10 @@ def by_share(ranked: Sequence[Scored], max_citations: int) -> list[Passage]:
     for item in ranked[1:]:
         if len(chosen) >= max_citations:
             break
-        close_enough = item.confidence >= top.confidence * SUPPORT_RATIO
+        close_enough = item.share >= top.share * SUPPORT_RATIO
         if close_enough and all(item.context.sentence.text != c.context.sentence.text for c in chosen):
             chosen.append(item)
-    return [Passage((item.context.sentence,), item.confidence) for item in chosen]
+    return [Passage((item.context.sentence,), item.share) for item in chosen]
 
 
 def compose_answer(

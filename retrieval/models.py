@@ -19,7 +19,7 @@ class Citation(BaseModel):
     start: int
     end: int
     text: str
-    score: float
+    score: float  # how likely this quote answers the question, 0..1
     ordinal: int = 0  # position of the (first) sentence in the article, 0-based
     sentence_count: int = 0  # sentences in the article, to show "sentence 3 of 12"
     published: date | None = None
@@ -39,7 +39,7 @@ class Answer(BaseModel):
     reason: Reason
     answer: str
     citations: list[Citation]
-    confidence: float  # 0..1; how sure the ranker is that the top citation answers the question
+    confidence: float  # 0..1: the calibrated probability that the first quote answers the question
     # On a refusal that came close: the best sentence, shown as a lead to check, never as the answer.
     closest: Citation | None = None
     reader: str | None = None  # the reading model that decided, None when answered without one

@@ -78,7 +78,7 @@ def fitted_model() -> LinearModel:
 class Scored:
     context: CandidateContext
     score: float  # the model's score (higher is better; comparable within one question)
-    confidence: float  # this sentence's share of the softmax over all candidates
+    share: float  # this sentence's share of the softmax over all candidates (not a probability)
     features: tuple[float, ...] = ()
 
     @property

@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import ROOT, SEED_ARTICLE, VERBATIM, verbatim_env
 
+pytestmark = pytest.mark.slow  # subprocesses that load the real model
+
 
 def run(
     data_dir: Path, *args: str, stdin: str | bytes | None = None, **env: str

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bot.console import HELP, handle_line
 from bot.engine import Engine
 from bot.settings import Settings
 from index.embedder import SentenceTransformerEmbedder
 from tests.conftest import SEED_ARTICLE
+
+pytestmark = pytest.mark.slow  # the real model
 
 
 def test_a_conversation(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> None:

@@ -13,6 +13,8 @@ from index.library import Library
 from index.models import ArticleDraft
 from tests.fakes import HashingEmbedder
 
+pytestmark = pytest.mark.slow  # the real model
+
 ARTICLE_A = (
     "Harbour bridge closes for repairs\n"
     "The city council closed the harbour bridge on Monday after engineers found cracks in two steel cables. "

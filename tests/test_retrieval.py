@@ -91,7 +91,7 @@ def _ranked() -> list[Scored]:
 def test_the_sentence_that_answers_ranks_first() -> None:
     ranked = _ranked()
     assert ranked[0].context.sentence.text == "The museum opened in 1990."
-    assert sum(s.confidence for s in ranked) == pytest.approx(1.0)
+    assert sum(s.share for s in ranked) == pytest.approx(1.0)
 
 
 def test_refuses_below_the_threshold_and_quotes_above_it() -> None:
@@ -173,6 +173,7 @@ def test_the_reader_reorders_the_ranker_and_a_neighbour_joins_only_when_it_reads
 SEED = SHARED / "eval" / "seed"
 
 
+@pytest.mark.slow
 def test_every_seed_question_is_answered_from_its_evidence_or_refused(
     library: Library, answerer: Answerer
 ) -> None:

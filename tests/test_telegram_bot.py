@@ -40,6 +40,8 @@ from tests.fake_telegram import (
 )
 from tests.sites import FakeSite
 
+pytestmark = pytest.mark.slow  # the real model
+
 USER = 42
 OTHER = 43
 ADMIN = 7

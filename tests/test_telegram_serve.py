@@ -6,6 +6,8 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from bot.telegram.serve import NO_TOKEN, REJECTED_TOKEN
 from tests.conftest import ROOT, SEED_ARTICLE, VERBATIM, verbatim_env
 from tests.fake_telegram import FakeTelegram
@@ -35,6 +37,7 @@ def run_serve(data_dir: Path, server: FakeTelegram, token: str | None) -> subpro
     )
 
 
+@pytest.mark.slow  # the real model, in a subprocess
 def test_serve_answers_and_stops_cleanly_on_sigint(tmp_path: Path, server: FakeTelegram) -> None:
     server.add_user(USER, "Ada")
     proc = subprocess.Popen(
