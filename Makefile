@@ -1,4 +1,4 @@
-# Two entry points: `make demo` (set up, add the seed article, ask about it) and `make test`.
+# Two entry points: `make demo` (set up, add examples/article.txt, ask about it) and `make test`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # TORCH_INDEX=https://download.pytorch.org/whl/cpu so pip does not fetch a multi-GB CUDA build.
 TORCH_VERSION ?= 2.13.0
 TORCH_INDEX ?=
-SEED := ../shared/eval/seed/article.txt
+DEMO_ARTICLE := examples/article.txt
 DEMO_DIR := .demo-data
 
 .PHONY: setup demo test test-fast lint bench-quality bench-news bench-speed bench-extraction train-reader clean
@@ -21,8 +21,8 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/verbatim --data-dir $(DEMO_DIR) add $(SEED)
-	$(BIN)/verbatim --data-dir $(DEMO_DIR) ask "why was the delegation cancelled?"
+	$(BIN)/verbatim --data-dir $(DEMO_DIR) add $(DEMO_ARTICLE)
+	$(BIN)/verbatim --data-dir $(DEMO_DIR) ask "why was the pier closed?"
 
 test: setup
 	$(BIN)/python -m pytest -q

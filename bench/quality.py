@@ -527,9 +527,16 @@ def lead_report(
     print(f"  off-topic questions:                {len(led(off_topic)) / len(off_topic):.4f}")
 
 
+# Asked in a group of the seed article and refused before the reader (issue 15): its answer is the
+# sentence about Kirby.
+EXTRA_SEED_QUESTIONS = [
+    {"question": "what did Kirby say?", "answers": ["Kirby told reporters"], "answerable": True},
+]
+
+
 def seed_report(answerer: Answerer, collection: str) -> None:
     ok = 0
-    seed_qs = list(read_jsonl(SEED / "questions.jsonl"))
+    seed_qs = [*read_jsonl(SEED / "questions.jsonl"), *EXTRA_SEED_QUESTIONS]
     for q in seed_qs:
         answer = answerer.ask(collection, q["question"])
         if q["answerable"]:

@@ -181,8 +181,10 @@ def test_every_seed_question_is_answered_from_its_evidence_or_refused(
     for line in (SEED / "articles.jsonl").read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
         library.add("seed", ArticleDraft(id=record["id"], title=record["title"], text=record["text"]))
-    for line in (SEED / "questions.jsonl").read_text(encoding="utf-8").splitlines():
-        q = json.loads(line)
+    seed_questions = [json.loads(line) for line in (SEED / "questions.jsonl").read_text().splitlines()]
+    # A plain question people ask in a group, refused before the reader.
+    kirby = {"question": "what did Kirby say?", "answers": ["Kirby told reporters"], "answerable": True}
+    for q in [*seed_questions, kirby]:
         answer = answerer.ask("seed", q["question"])
         if q["answerable"]:
             assert answer.answered, q["question"]
