@@ -496,7 +496,7 @@ def news_tuning_sets(settings: Settings) -> list[Any]:
     asked, collection = news.CROSS[news.TUNING]
     cross = news.news_pools(answerer, collection, news.questions_of(asked), f"{asked}-on-{collection}")
     return [
-        stage.TuningSet("news", tuning, True, 0.15, rate_over_found=True),
+        stage.TuningSet("news", tuning, True, 0.15),
         stage.TuningSet("news, other period", cross, False, 0.15),
     ]
 

@@ -118,9 +118,6 @@ class TuningSet:
     answerable: bool
     share: float  # of the answer model's fit
     hit: Hit = sentence_hit
-    # The answer rate holds over every question of the set, or (news, whose retrieval misses some
-    # answers altogether) over those whose candidates hold the answer.
-    rate_over_found: bool = False
 
 
 def fit(sets: list[TuningSet], reader: Reader, answer_rate: float) -> ReadingModel:
@@ -141,50 +138,72 @@ def fit(sets: list[TuningSet], reader: Reader, answer_rate: float) -> ReadingMod
             )
         return sum(rates) / len(rates)
 
-    # How many candidates to read: the fewest within half a point of the best (each costs reading time).
-    by_depth = {n: top1_rate(replace(model, read_top=n)) for n in (8, 12, 16)}
-    best_depth = max(by_depth.values())
-    read_top = min(n for n, v in by_depth.items() if v >= best_depth - 0.005)
-    print("read_top top-1: " + ", ".join(f"{n}: {v:.3f}" for n, v in by_depth.items()) + f" -> {read_top}")
-    model = replace(model, read_top=read_top)
-    grid = {m: top1_rate(replace(model, rank_mix=m)) for m in (0.0, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2)}
-    rank_mix = max(grid, key=lambda m: grid[m])
-    print("rank_mix top-1: " + ", ".join(f"{m}: {v:.3f}" for m, v in grid.items()) + f" -> {rank_mix}")
-    model = replace(model, rank_mix=rank_mix)
+    # How many candidates to read, and how much of the ranker's score to keep beside the reading: the
+    # best top-1, with the fewest candidates read that come within half a point of it (each costs time).
+    grid = {
+        (n, m): top1_rate(replace(model, read_top=n, rank_mix=m))
+        for n in (16, 12, 8)
+        for m in (0.0, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2)
+    }
+    best = max(grid.values())
+    read_top = min(n for (n, _), v in grid.items() if v >= best - 0.005)
+    rank_mix = max((m for (n, m) in grid if n == read_top), key=lambda m: grid[(read_top, m)])
+    for n in (8, 12, 16):
+        print(
+            f"read_top {n:>2}, top-1 by rank_mix: "
+            + ", ".join(f"{m}: {grid[(n, m)]:.3f}" for (k, m) in grid if k == n)
+        )
+    print(f"-> read_top {read_top}, rank_mix {rank_mix}")
+    model = replace(model, read_top=read_top, rank_mix=rank_mix)
 
-    rows, labels, weights, tags = [], [], [], []
+    rows, labels, weights, tags, rights = [], [], [], [], []
     for s in sets:
         pools = [p for p in s.pools if p.contexts]
         for p in pools:
-            _, best = read_passages(reader, model, p.question.text, ranked(p), 3)
+            passages, best = read_passages(reader, model, p.question.text, ranked(p), 3)
             c = min(max(answer_probability(p), 1e-6), 1 - 1e-6)
             rows.append([best, math.log(c / (1 - c))])
             labels.append(1.0 if s.answerable else 0.0)
             weights.append(s.share / len(pools))
             tags.append(s.name)
+            rights.append(s.hit(p, passages[0].sentences))
     x, y, w = np.asarray(rows), np.asarray(labels), np.asarray(weights)
     coef, bias = fit_monotone_logistic(x, y, w, [1, 1])
     model = replace(model, reader_weight=float(coef[0]), ranker_weight=float(coef[1]), bias=float(bias))
     z = 1 / (1 + np.exp(-(x @ coef + bias)))
-    # Answer `answer_rate` of each answerable set (questions without candidates count as refused).
-    thresholds = []
-    tag_array = np.asarray(tags)
-    for s in answerable:
-        values = z[tag_array == s.name]
-        if s.rate_over_found:
-            values = values[np.asarray([any(p.hits) for p in s.pools if p.contexts])]
-        total = len(values) if s.rate_over_found else len(s.pools)
-        values = np.sort(values)[::-1]
-        thresholds.append(float(values[min(int(total * answer_rate), len(values) - 1)]))
-    threshold = min(thresholds)
+    tag_array, right = np.asarray(tags), np.asarray(rights)
+
+    # The threshold. Its ceiling answers `answer_rate` of the first answerable set (SQuAD: questions
+    # without candidates count as refused). Below it, the one that does best on answering and refusing
+    # alike: an answerable question counts when its first quote is right, any other when it is refused.
+    first = answerable[0]
+    ceiling = float(np.sort(z[tag_array == first.name])[::-1][int(len(first.pools) * answer_rate)])
+
+    def success(t: float) -> float:
+        """Half for answering right, half for refusing, each the mean over its sets."""
+        rates: dict[bool, list[float]] = {True: [], False: []}
+        for s in sets:
+            mine = tag_array == s.name
+            ok = (z[mine] >= t) & right[mine] if s.answerable else z[mine] < t
+            rates[s.answerable].append(ok.sum() / len(s.pools))
+        return float(np.mean(rates[True]) + np.mean(rates[False])) / 2
+
+    candidates = [t for t in np.unique(np.round(z, 4)) if t <= ceiling] or [ceiling]
+    threshold = max(candidates, key=success)
     # A refusal shows the closest passage from where only 1 in 1,000 off-topic questions reaches.
     off = np.sort(z[tag_array == "off-topic"])
     lead = min(float(off[int(len(off) * 0.999)]), threshold)
-    model = replace(model, min_confidence=threshold, min_lead_confidence=lead)
+    model = replace(model, min_confidence=float(threshold), min_lead_confidence=lead)
     print(
         f"answer model: reading x {coef[0]:.3f}, ranker logit x {coef[1]:.3f}, bias {bias:.3f};"
-        f" threshold {threshold:.3f} (per set {', '.join(f'{t:.3f}' for t in thresholds)}), lead {lead:.3f}"
+        f" threshold {threshold:.3f} (ceiling {ceiling:.3f}; success {success(threshold):.3f}"
+        f" against {success(ceiling):.3f} at the ceiling), lead {lead:.3f}"
     )
+    for s in sets:
+        mine = tag_array == s.name
+        answered = (z[mine] >= threshold).sum() / len(s.pools)
+        first_right = (right[mine] & (z[mine] >= threshold)).sum() / len(s.pools)
+        print(f"  tuning set {s.name}: answered {answered:.3f}, first quote right {first_right:.3f}")
     return model
 
 

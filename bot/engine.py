@@ -71,7 +71,11 @@ class Engine:
             torch_threads=settings.torch_threads,
         )
         self.storage: Storage = Library(
-            settings.resolved_data_dir(), self.embedder, max_article_chars=settings.max_article_chars
+            settings.resolved_data_dir(),
+            self.embedder,
+            max_article_chars=settings.max_article_chars,
+            max_article_sentences=settings.max_article_sentences,
+            max_collection_sentences=settings.max_collection_sentences,
         )
         if reader is None:
             reader = load_reader(

@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     torch_threads: int | None = Field(default=None, description="threads torch may use; unset = all cores")
     embed_batch_size: int = 64
     max_article_chars: int = 1_000_000
+    max_article_sentences: int = Field(
+        default=5_000, description="sentences (lines count) one article may have; more is refused"
+    )
+    max_collection_sentences: int = Field(
+        default=2_000_000, description="sentences one collection may hold; adding past it is refused"
+    )
 
     # Answers
     max_citations: int = 3

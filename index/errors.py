@@ -29,3 +29,15 @@ class ModelMismatchError(VerbatimError):
 
 class NotFoundError(VerbatimError):
     """An article id or list number that the collection does not hold."""
+
+
+class StorageError(VerbatimError):
+    """The data directory cannot be used as asked: not a directory, read-only, damaged, or full."""
+
+
+class CollectionFullError(VerbatimError):
+    """Adding would take a collection past VERBATIM_MAX_COLLECTION_SENTENCES; nothing more is added."""
+
+
+class DuplicateIdError(InputError):
+    """An article id (a JSONL `id`) that the collection already gives to an article with another text."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -65,7 +66,26 @@ def draft_from_html(html: str, *, url: str | None, max_chars: int, source: str) 
     return draft.model_copy(update={"source": source, "url": draft.url or url})
 
 
+# Text files that say their encoding with a byte order mark. UTF-32's marks begin with UTF-16's: first.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
+)
+
+
 def decode_bytes(data: bytes, name: str) -> str:
+    """UTF-8 (with or without a byte order mark), or UTF-16/UTF-32 with one; anything else is refused."""
+    for bom, codec, label in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(codec)  # which reads the mark for the byte order and drops it
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"{name} is not valid {label} (at byte offset {exc.start}).",
+                    "Save it as UTF-8 and add it again.",
+                ) from None
     if b"\x00" in data[:8192]:
         raise InputError(f"{name} is a binary file, not text.", "Send a .txt, .md or .html file.")
     try:
@@ -139,14 +159,37 @@ def _jsonl_draft(line: str, max_chars: int) -> ArticleDraft:
     if not isinstance(text, str):
         raise InputError("`text` is missing or not a string.")
     check_text(text, max_chars)
-    raw_id = obj.get("id")
+    for field in ("title", "url"):
+        if obj.get(field) is not None and not isinstance(obj[field], str):
+            raise InputError(f"`{field}` must be a string, not {_json_kind(obj[field])}.")
     try:
         return ArticleDraft(
             text=text,
-            title=str(obj.get("title") or derive_title(text)).strip(),
+            title=(obj.get("title") or derive_title(text)).strip(),
             url=obj.get("url") or None,
-            id=None if raw_id is None else str(raw_id),
+            id=_jsonl_id(obj.get("id")),
             source="jsonl",
         )
     except ValidationError as exc:
         raise InputError(f"invalid field ({exc.errors()[0]['loc'][0]}).") from None
+
+
+def _jsonl_id(raw: object) -> str | None:
+    """A JSONL `id`: a string or a whole number; absent, null or blank means one derived from the text."""
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        raise InputError(f"`id` must be a string or a whole number, not {_json_kind(raw)}.")
+    return str(raw).strip() or None
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, float):
+        return "a decimal number"
+    return "a number" if isinstance(value, int) else type(value).__name__

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -14,20 +15,37 @@ from pathlib import Path
 import numpy as np
 
 from index.embedder import Embedder
-from index.errors import InputError, ModelMismatchError, NotFoundError
+from index.errors import (
+    CollectionFullError,
+    InputError,
+    ModelMismatchError,
+    NotFoundError,
+    StorageError,
+)
 from index.faults import crash_point
 from index.models import Article, ArticleDraft, ArticleSummary, Sentence, Span
 from index.segment import split_sentences
 from index.storage import AddResult, ContextRow, LexicalHit
-from index.store import Store, article_id_for, text_fingerprint
+from index.store import Store, article_id_for, id_taken, text_fingerprint
 from index.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 
 DB_NAME = "verbatim.sqlite3"
 # Articles embedded together: big enough to keep the model's batches full, small enough that a
-# progress bar moves and memory stays flat.
+# progress bar moves and memory stays flat (a chunk also ends once it holds this many sentences).
 ADD_CHUNK_ARTICLES = 32
+ADD_CHUNK_SENTENCES = 16_384
+# Characters of text a call to the embedder gets. The model's memory grows with its batch times the
+# sentence length (squared, in attention): 64 sentences of 1,000 characters (256 tokens) took 570 MB
+# above the model's own, 16 took 120 MB and ran no slower. Sentences go shortest first, so each call
+# holds sentences of about one length (little padding) and short ones still fill whole batches.
+EMBED_CALL_CHARS = 16_000
+# The defaults of VERBATIM_MAX_ARTICLE_CHARS, _MAX_ARTICLE_SENTENCES and _MAX_COLLECTION_SENTENCES.
+MAX_ARTICLE_CHARS = 1_000_000
+MAX_ARTICLE_SENTENCES = 5_000
+MAX_COLLECTION_SENTENCES = 2_000_000
+_LIST_NUMBER = re.compile(r"#?([0-9]+)")
 
 
 @dataclass
@@ -39,16 +57,32 @@ class _Prepared:
 
 
 class Library:
-    def __init__(self, data_dir: Path, embedder: Embedder, *, max_article_chars: int = 1_000_000) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        embedder: Embedder,
+        *,
+        max_article_chars: int = MAX_ARTICLE_CHARS,
+        max_article_sentences: int = MAX_ARTICLE_SENTENCES,
+        max_collection_sentences: int = MAX_COLLECTION_SENTENCES,
+    ) -> None:
         self.data_dir = data_dir
         self.embedder = embedder
         self.max_article_chars = max_article_chars
+        self.max_article_sentences = max_article_sentences
+        self.max_collection_sentences = max_collection_sentences
+        _check_data_dir(data_dir)
         self.store = Store(data_dir / DB_NAME)
         self._vectors: dict[str, VectorIndex] = {}
         self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
         self._counts: dict[str, tuple[int, int]] = {}  # collection -> (generation, sentence count)
         self._check_model_name()
+
+    @property
+    def read_only(self) -> bool:
+        """Opened from a directory Verbatim may not write: reading works, changes are refused."""
+        return self.store.read_only
 
     def close(self) -> None:
         self.store.close()
@@ -83,13 +117,26 @@ class Library:
         return next(iter(self.add_many(collection, [draft])))
 
     def add_many(self, collection: str, drafts: Iterable[ArticleDraft]) -> Iterator[AddResult]:
-        """Add articles; each is its own transaction, so a crash keeps those already done and no half."""
-        chunk: list[ArticleDraft] = []
+        """Add articles; each is its own transaction, so a crash keeps those already done and no half.
+
+        Results come in the order of `drafts`. An article that cannot be added (an `InputError`: empty,
+        too long, an id taken by another text) or a collection that is full (`CollectionFullError`) stops
+        the run: every article before it is added and its result yielded first, none after it is
+        touched, so a caller can report it and go on with the next ones."""
+        chunk: list[_Prepared] = []
+        sentences = 0
         for draft in drafts:
-            chunk.append(draft)
-            if len(chunk) >= ADD_CHUNK_ARTICLES:
+            try:
+                prepared = self._prepare(draft)
+            except InputError:
+                if chunk:
+                    yield from self._add_chunk(collection, chunk)
+                raise
+            chunk.append(prepared)
+            sentences += len(prepared.spans)
+            if len(chunk) >= ADD_CHUNK_ARTICLES or sentences >= ADD_CHUNK_SENTENCES:
                 yield from self._add_chunk(collection, chunk)
-                chunk = []
+                chunk, sentences = [], 0
         if chunk:
             yield from self._add_chunk(collection, chunk)
 
@@ -97,59 +144,132 @@ class Library:
         if not draft.text.strip():
             raise InputError("The article is empty.")
         if len(draft.text) > self.max_article_chars:
-            raise InputError(f"The article is too long ({len(draft.text):,} characters).")
-        spans = split_sentences(draft.text)
+            raise InputError(
+                f"The article is too long ({len(draft.text):,} characters; the limit is"
+                f" {self.max_article_chars:,}).",
+                "Split it into smaller articles or raise VERBATIM_MAX_ARTICLE_CHARS.",
+            )
+        # Splitting stops one sentence past the limit: an article of a million one-word lines costs
+        # no more than one just over it.
+        spans = split_sentences(draft.text, limit=self.max_article_sentences)
         if not spans:
             raise InputError("The article has no sentences in it.")
+        if len(spans) > self.max_article_sentences:
+            raise InputError(
+                f"The article has more than {self.max_article_sentences:,} sentences (lines count as"
+                " sentences); that is the limit for one article.",
+                "Split it into smaller articles or raise VERBATIM_MAX_ARTICLE_SENTENCES.",
+            )
         return _Prepared(draft, draft.id or article_id_for(draft.text), text_fingerprint(draft.text), spans)
 
-    def _add_chunk(self, collection: str, drafts: list[ArticleDraft]) -> Iterator[AddResult]:
+    def _full(self, held: int, adding: int) -> CollectionFullError:
+        return CollectionFullError(
+            f"This collection is full: it holds {held:,} sentences, and this article's {adding:,} would"
+            f" take it past the limit of {self.max_collection_sentences:,}.",
+            "Delete articles, use another collection, or raise VERBATIM_MAX_COLLECTION_SENTENCES.",
+        )
+
+    def _add_chunk(self, collection: str, chunk: list[_Prepared]) -> Iterator[AddResult]:
+        """Add `chunk` in order, stopping at the first article that fails: the results before it are
+        yielded, then its error is raised."""
+        self._refuse_writes()
         todo: list[_Prepared] = []
-        results: list[AddResult | _Prepared] = []
-        seen: dict[str, _Prepared] = {}
-        for draft in drafts:
-            prepared = self._prepare(draft)
-            existing = self.store.find_duplicate(collection, draft, prepared.text_hash)
-            if existing is not None:
-                results.append(AddResult(existing, created=False))
-            elif prepared.text_hash in seen:
-                results.append(seen[prepared.text_hash])  # the same text twice in one batch
-            else:
-                seen[prepared.text_hash] = prepared
-                todo.append(prepared)
-                results.append(prepared)
+        # Known results, or an article of `todo` (True: its first copy in the chunk, False: a repeat).
+        results: list[AddResult | tuple[_Prepared, bool]] = []
+        seen: dict[str, _Prepared] = {}  # text hash -> the article of this chunk with that text
+        seen_ids: set[str] = set()
+        held = self.sentence_count(collection)
+        error: BaseException | None = None
+        for prepared in chunk:
+            try:
+                existing = self.store.find_duplicate(
+                    collection, prepared.draft, prepared.text_hash, prepared.article_id
+                )
+                if existing is not None:
+                    results.append(AddResult(existing, created=False))
+                    continue
+                if prepared.text_hash in seen:
+                    results.append((seen[prepared.text_hash], False))  # the same text twice in one chunk
+                    continue
+                if prepared.article_id in seen_ids:
+                    raise id_taken(prepared.article_id)
+                if held + len(prepared.spans) > self.max_collection_sentences:
+                    raise self._full(held, len(prepared.spans))
+            except (InputError, CollectionFullError) as exc:
+                error = exc
+                break
+            held += len(prepared.spans)
+            seen[prepared.text_hash] = prepared
+            seen_ids.add(prepared.article_id)
+            todo.append(prepared)
+            results.append((prepared, True))
         if todo:
             dim = self._check_model_dim()
-            texts = [p.draft.text[s.start : s.end] for p in todo for s in p.spans]
-            vectors = self.embedder.embed(texts).reshape(len(texts), dim)
+            vectors = self._embed([p.draft.text[s.start : s.end] for p in todo for s in p.spans], dim)
         added: dict[str, AddResult] = {}
         offset = 0
         with self._lock(collection):
             if todo:
                 self._index(collection)  # loaded first, so the new vectors are added, not rebuilt
-            for prepared in todo:
-                n = len(prepared.spans)
-                added[prepared.text_hash] = self._commit(collection, prepared, vectors[offset : offset + n])
-                offset += n
-            if todo:
+            try:
+                for prepared in todo:
+                    n = len(prepared.spans)
+                    rows = vectors[offset : offset + n]
+                    added[prepared.text_hash] = self._commit(collection, prepared, rows)
+                    offset += n
+            except Exception as exc:  # a disk full, an id taken meanwhile: keep what was committed
+                error = exc
+            if added:
                 crash_point("add:after-commit")
                 self._save_vectors(collection)
         for item in results:
-            yield item if isinstance(item, AddResult) else added[item.text_hash]
+            if isinstance(item, AddResult):
+                yield item
+                continue
+            prepared, first = item
+            result = added.get(prepared.text_hash)
+            if result is None:
+                break  # the article whose commit failed: the error below is about it
+            yield result if first else AddResult(result.article, created=False)
+        if error is not None:
+            raise error
+
+    def _embed(self, texts: list[str], dim: int) -> np.ndarray:
+        """The texts' vectors, in order, embedded shortest first in calls of EMBED_CALL_CHARS at most."""
+        out = np.empty((len(texts), dim), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        start = 0
+        while start < len(order):
+            end, size = start + 1, len(texts[order[start]])
+            while end < len(order) and size + len(texts[order[end]]) <= EMBED_CALL_CHARS:
+                size += len(texts[order[end]])
+                end += 1
+            rows = order[start:end]
+            out[rows] = self.embedder.embed([texts[i] for i in rows]).reshape(len(rows), dim)
+            start = end
+        return out
 
     def import_embedded(self, collection: str, articles: Iterable[tuple[ArticleDraft, np.ndarray]]) -> int:
         """Bulk import of articles whose sentence vectors are already known (one row a sentence, in
         `split_sentences` order): one transaction an article, the vector index built once at the end
         rather than saved after every article. For migrations and benchmarks; returns articles added."""
+        self._refuse_writes()
         dim = self._check_model_dim()
         added = 0
         with self._lock(collection):
+            held = self.store.sentence_count(collection)
             for draft, vectors in articles:
                 prepared = self._prepare(draft)
                 if vectors.shape != (len(prepared.spans), dim):
                     raise InputError(f"{len(prepared.spans)} sentences but vectors of shape {vectors.shape}.")
                 with self.store.transaction() as conn:
-                    if self.store.find_duplicate(collection, draft, prepared.text_hash) is None:
+                    existing = self.store.find_duplicate(
+                        collection, draft, prepared.text_hash, prepared.article_id
+                    )
+                    if existing is None:
+                        if held + len(prepared.spans) > self.max_collection_sentences:
+                            raise self._full(held, len(prepared.spans))
+                        held += len(prepared.spans)
                         self.store.insert_article(
                             conn,
                             collection,
@@ -173,7 +293,9 @@ class Library:
     def _commit(self, collection: str, prepared: _Prepared, vectors: np.ndarray) -> AddResult:
         with self.store.transaction() as conn:
             # Checked again under the write lock: another process may have added it meanwhile.
-            existing = self.store.find_duplicate(collection, prepared.draft, prepared.text_hash)
+            existing = self.store.find_duplicate(
+                collection, prepared.draft, prepared.text_hash, prepared.article_id
+            )
             if existing is not None:
                 return AddResult(existing, created=False)
             article, ids, generation = self.store.insert_article(
@@ -199,22 +321,37 @@ class Library:
         return self.store.list_articles(collection)
 
     def resolve(self, collection: str, ref: str) -> ArticleSummary:
-        """An article by id, or by its number in `list` (1-based)."""
-        ref = ref.strip().lstrip("#")
-        article = self.store.get_article(collection, ref)
-        if article is not None:
-            return article
-        if ref.isdigit():
-            articles = self.list_articles(collection)
-            if 1 <= int(ref) <= len(articles):
-                return articles[int(ref) - 1]
+        """An article by its number in `list` (1-based; `3` or `#3`), or by id: `id:…`, or any ref that
+        is not all digits. A number is always a list number, so an all-digit id needs the `id:` prefix."""
+        ref = ref.strip()
+        if ref[:3].lower() == "id:":
+            return self._by_id(collection, ref[3:].strip())
+        number = _LIST_NUMBER.fullmatch(ref)
+        if number is None:
+            return self._by_id(collection, ref)
+        articles = self.list_articles(collection)
+        n = int(number.group(1))
+        if 1 <= n <= len(articles):
+            return articles[n - 1]
+        hint = "See the list."
+        if self.store.get_article(collection, number.group(1)) is not None:
+            hint = f"For the article whose id is {number.group(1)}, write id:{number.group(1)}."
+        raise NotFoundError(
+            f"There is no article number {number.group(1)}; the collection holds {len(articles)}.", hint
+        )
+
+    def _by_id(self, collection: str, article_id: str) -> ArticleSummary:
+        article = self.store.get_article(collection, article_id) if article_id else None
+        if article is None:
             raise NotFoundError(
-                f"There is no article number {ref}; the collection holds {len(articles)}.", "See the list."
+                f"No article with the id {article_id!r} in this collection.",
+                "See the list for ids and numbers.",
             )
-        raise NotFoundError(f"No article {ref!r} in this collection.", "See the list for ids and numbers.")
+        return article
 
     def delete(self, collection: str, ref: str) -> ArticleSummary:
         article = self.resolve(collection, ref)
+        self._refuse_writes()
         with self._lock(collection):
             with self.store.transaction() as conn:
                 ids, generation = self.store.delete_article(conn, collection, article.id)
@@ -284,10 +421,12 @@ class Library:
         cached = self._vectors.get(collection)
         if cached is not None and cached.generation == generation:
             return cached
-        index = VectorIndex.load(self._vector_path(collection), self.embedder.name, generation)
+        index = VectorIndex.load(
+            self._vector_path(collection), self.embedder.name, generation, read_only=self.read_only
+        )
         if index is None:
             index = self._rebuild(collection, generation)
-            index.save(self._vector_path(collection))
+            self._write_vectors(collection, index)
         self._vectors[collection] = index
         return index
 
@@ -304,4 +443,43 @@ class Library:
             self._vectors.pop(collection, None)
             self._index(collection)  # rebuilds from SQLite and saves
         else:
+            self._write_vectors(collection, index)
+
+    def _write_vectors(self, collection: str, index: VectorIndex) -> None:
+        """Save `index`; when it cannot be (a read-only directory, a full disk) the one in memory serves
+        this process and the next one rebuilds it from SQLite, which holds every vector: a warning, not
+        a failure."""
+        if self.read_only:
+            return
+        try:
             index.save(self._vector_path(collection))
+        except (OSError, RuntimeError) as exc:  # FAISS reports a failed write as a RuntimeError
+            log.warning("could not save the vector index of %r (%s); it will be rebuilt", collection, exc)
+
+    def _refuse_writes(self) -> None:
+        if self.read_only:
+            raise StorageError(
+                f"{self.data_dir} is read-only: its articles can be listed and asked about, not changed.",
+                "Use a data directory you may write to (--data-dir or VERBATIM_DATA_DIR).",
+            )
+
+
+def _check_data_dir(data_dir: Path) -> None:
+    """One clear error for a data directory that is a file, or cannot be created."""
+    if data_dir.exists() and not data_dir.is_dir():
+        raise StorageError(
+            f"The data directory {data_dir} is a file, not a directory.",
+            "Point --data-dir (or VERBATIM_DATA_DIR) at a directory.",
+        )
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if isinstance(exc, FileExistsError | NotADirectoryError):
+            reason = "part of that path is a file"
+        raise StorageError(
+            f"Cannot create the data directory {data_dir}: {reason}.",
+            "Point --data-dir (or VERBATIM_DATA_DIR) at a directory you may write to.",
+        ) from None
+    if not os.access(data_dir, os.R_OK | os.X_OK):
+        raise StorageError(f"Cannot read the data directory {data_dir}: permission denied.")

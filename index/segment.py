@@ -34,6 +34,7 @@ _MONTHS = frozenset("jan feb mar apr jun jul aug sep sept oct nov dec".split())
 _BOUNDARY = re.compile(r"([.!?…]+)([\"'”’»)\]]*)(\s+)")
 _WORD_BEFORE = re.compile(r"([\w.'’-]*)$")
 _PARAGRAPH = re.compile(r"[^\r\n]+")
+_NEXT_WORD = re.compile(r"[\w'’]+")
 
 MAX_SENTENCE_CHARS = 1000
 
@@ -55,7 +56,7 @@ def _is_boundary(text: str, match: re.Match[str], paragraph_end: int) -> bool:
         return True
     if len(token) == 1 and token.isalpha() and token.isupper():
         return False  # an initial: "J. K. Rowling"
-    next_word = re.match(r"[\w'’]+", text[after:])
+    next_word = _NEXT_WORD.match(text, after)  # at `after`: slicing would copy the rest of the text
     next_lower = next_word.group(0).lower() if next_word else ""
     if lowered in _MONTHS and nxt.isdigit():
         return False  # "Jan. 5"
@@ -88,8 +89,11 @@ def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def split_sentences(text: str) -> list[Span]:
-    """Sentences of `text` as spans; every line break ends a sentence and may start a paragraph."""
+def split_sentences(text: str, *, limit: int | None = None) -> list[Span]:
+    """Sentences of `text` as spans; every line break ends a sentence and may start a paragraph.
+
+    With `limit`, splitting stops as soon as more than `limit` sentences are found and the first
+    `limit + 1` come back: enough to refuse an over-long article without splitting all of it."""
     spans: list[Span] = []
     for paragraph_no, para in enumerate(_PARAGRAPH.finditer(text)):
         p_start, p_end = para.start(), para.end()
@@ -98,7 +102,11 @@ def split_sentences(text: str) -> list[Span]:
             if _is_boundary(text, match, p_end):
                 _emit(text, cursor, match.start(3), paragraph_no, spans)
                 cursor = match.end()
+                if limit is not None and len(spans) > limit:
+                    return _renumber_paragraphs(spans[: limit + 1])
         _emit(text, cursor, p_end, paragraph_no, spans)
+        if limit is not None and len(spans) > limit:
+            return _renumber_paragraphs(spans[: limit + 1])
     return _renumber_paragraphs(spans)
 
 

@@ -2,27 +2,32 @@
 
 SQLite is the source of truth: an add or delete is one transaction, so a crash leaves the collection
 exactly as it was before or after it. FAISS files are a cache rebuilt from here when stale.
+
+A database in a directory Verbatim may not write is opened read-only (reading works, writes are refused).
+SQLite failures a user can act on (a damaged file, a full disk, a read-only or busy database) surface as
+one-line `StorageError`s; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from index.errors import VerbatimError
+from index.errors import DuplicateIdError, StorageError, VerbatimError
 from index.models import Article, ArticleDraft, ArticleSummary, Sentence, Span
 from index.storage import ContextRow, LexicalHit
-from index.text import term_string
+from index.text import term_string, words
 
 SCHEMA_VERSION = "1"
 
@@ -96,55 +101,195 @@ def article_id_for(text: str) -> str:
     return text_fingerprint(text)[:12]
 
 
+# Texts at one URL are one story when at least half of the shorter one's 5-word runs are in the other:
+# a page fetched again after an edit or with other page furniture, not two stories behind one generic
+# canonical URL (a home page, a section front).
+_SHINGLE_WORDS = 5
+SAME_STORY_SHARE = 0.5
+# Articles at the draft's URL compared with it, most recent first: a generic URL may front thousands.
+_URL_CANDIDATES = 20
+
+
+def _shingles(text: str) -> set[int]:
+    w = words(text)
+    return {hash(tuple(w[i : i + _SHINGLE_WORDS])) for i in range(max(1, len(w) - _SHINGLE_WORDS + 1))}
+
+
+def same_story(a: str, b: str) -> bool:
+    """Whether two texts are versions of one article (see SAME_STORY_SHARE)."""
+    sa, sb = _shingles(a), _shingles(b)
+    return len(sa & sb) >= SAME_STORY_SHARE * min(len(sa), len(sb))
+
+
+def id_taken(article_id: str) -> DuplicateIdError:
+    return DuplicateIdError(
+        f"The id {article_id!r} is already given to another article, with a different text.",
+        "Give this article its own id (or none).",
+    )
+
+
+_ELSEWHERE = "Use a data directory you may write to (--data-dir or VERBATIM_DATA_DIR)."
+
+
+def _is_read_only(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return "readonly" in text or "read-only" in text
+
+
+def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
+    conn = sqlite3.connect(target, uri=uri, check_same_thread=False, isolation_level=None, timeout=30.0)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def _may_write(path: Path) -> bool:
+    """Whether SQLite may write `path` (and its -wal and -shm files beside it)."""
+    if not os.access(path.parent, os.W_OK):
+        return False
+    return not path.exists() or os.access(path, os.W_OK)
+
+
 class Store:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.read_only = False
         # One connection guarded by a lock: calls arrive from worker threads (asyncio.to_thread).
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30.0)
-        self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
-        with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute("PRAGMA foreign_keys=ON")
-            # 64 MiB of page cache rather than 2: a question reads FTS5 posting lists and paragraphs that
-            # the next question reads again (halves the lexical search on SQuAD).
-            self._conn.execute("PRAGMA cache_size=-65536")
-            # executescript runs the triggers' multi-statement bodies; the whole schema is one transaction.
-            self._conn.executescript(
-                f"BEGIN IMMEDIATE;{_SCHEMA}"
-                "INSERT OR IGNORE INTO meta(key, value)"
-                f" VALUES ('schema_version', '{SCHEMA_VERSION}');COMMIT;"
-            )
-        recorded = self.get_meta("schema_version")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise StorageError(f"Cannot create the data directory {path.parent}: {reason}.") from None
+        self._conn = self._open_writable() if _may_write(path) else self._open_read_only()
+        try:
+            recorded = self.get_meta("schema_version")
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise self._describe(exc, opening=True) or exc from None
         if recorded != SCHEMA_VERSION:
+            self._conn.close()
             raise VerbatimError(
                 f"{path} was written by another version of Verbatim (schema {recorded}, this one reads"
                 f" {SCHEMA_VERSION}).",
                 "Use that version, or another --data-dir and add the articles again.",
             )
 
+    def _open_writable(self) -> sqlite3.Connection:
+        try:
+            conn = _connect(str(self.path))
+        except sqlite3.DatabaseError as exc:
+            raise self._describe(exc, opening=True) or exc from None
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            # 64 MiB of page cache rather than 2: a question reads FTS5 posting lists and paragraphs that
+            # the next question reads again (halves the lexical search on SQuAD).
+            conn.execute("PRAGMA cache_size=-65536")
+            # executescript runs the triggers' multi-statement bodies; the whole schema is one transaction.
+            conn.executescript(
+                f"BEGIN IMMEDIATE;{_SCHEMA}"
+                "INSERT OR IGNORE INTO meta(key, value)"
+                f" VALUES ('schema_version', '{SCHEMA_VERSION}');COMMIT;"
+            )
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            if self.path.exists() and _is_read_only(exc):  # a read-only file system, say
+                return self._open_read_only()
+            raise self._describe(exc, opening=True) or exc from None
+        return conn
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """The database for reading only: Verbatim may not write where it is."""
+        if not self.path.exists():
+            raise StorageError(
+                f"{self.path.parent} is read-only and holds no Verbatim database yet.",
+                "Use a data directory you may write to (--data-dir or VERBATIM_DATA_DIR).",
+            )
+        self.read_only = True
+        uri = self.path.resolve().as_uri()
+        try:
+            conn = _connect(f"{uri}?mode=ro", uri=True)
+            try:
+                conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError as exc:
+                if not (_is_read_only(exc) or "unable to open" in str(exc).lower()):
+                    raise
+                # A WAL database whose -shm file is gone cannot be opened read-only where that file
+                # cannot be made again (SQLITE_READONLY_DIRECTORY); it was closed cleanly (or the -shm
+                # would be there), so reading it as an unchanging file is right.
+                conn.close()
+                conn = _connect(f"{uri}?immutable=1", uri=True)
+                conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            conn.execute("PRAGMA cache_size=-65536")
+        except sqlite3.DatabaseError as exc:
+            raise self._describe(exc, opening=True) or exc from None
+        return conn
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
 
+    def _describe(self, exc: sqlite3.DatabaseError, *, opening: bool = False) -> VerbatimError | None:
+        """The one-line error for a SQLite failure a user can act on; None for one that is a bug."""
+        if isinstance(exc, sqlite3.IntegrityError | sqlite3.ProgrammingError | sqlite3.InterfaceError):
+            return None
+        text = str(exc).lower()
+        where = self.path
+        if "malformed" in text or "not a database" in text or "encrypted" in text:
+            return StorageError(
+                f"{where} is damaged or is not a Verbatim database ({exc}).",
+                "Restore it from a backup, or move it aside and add the articles again.",
+            )
+        if opening and "no such table" in text:
+            return StorageError(f"{where} is an SQLite database, but not one of Verbatim's.", _ELSEWHERE)
+        if "full" in text:
+            return StorageError(
+                f"The disk that holds {where} is full ({exc}).", "Free some space and try again."
+            )
+        if _is_read_only(exc):
+            return StorageError(f"{where} is read-only: it can be read, not changed.", _ELSEWHERE)
+        if "locked" in text or "busy" in text:
+            return StorageError(
+                f"{where} stayed busy: another Verbatim process is writing to it.", "Try again in a moment."
+            )
+        if "disk i/o error" in text or "unable to open" in text:
+            return StorageError(f"Cannot read or write {where} ({exc}).")
+        return None
+
+    @contextmanager
+    def _locked(self) -> Iterator[sqlite3.Connection]:
+        """The connection, to this thread alone; SQLite failures a user can act on become StorageErrors."""
+        with self._lock:
+            try:
+                yield self._conn
+            except sqlite3.DatabaseError as exc:
+                error = self._describe(exc)
+                if error is None:
+                    raise
+                raise error from exc
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """An IMMEDIATE transaction: takes the write lock up front so concurrent writers queue."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+        if self.read_only:
+            raise StorageError(f"{self.path.parent} is read-only: it can be read, not changed.", _ELSEWHERE)
+        with self._locked() as conn:
+            conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self._conn
+                yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                # SQLite may have rolled back already (a full disk does): then there is nothing to undo.
+                if conn.in_transaction:
+                    with suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
 
     # -- meta -----------------------------------------------------------------------------------
 
     def get_meta(self, key: str) -> str | None:
-        with self._lock:
+        with self._locked():
             row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row["value"])
 
@@ -155,7 +300,7 @@ class Store:
     # -- collections ------------------------------------------------------------------------------
 
     def generation(self, collection: str) -> int:
-        with self._lock:
+        with self._locked():
             row = self._conn.execute(
                 "SELECT generation FROM collections WHERE name = ?", (collection,)
             ).fetchone()
@@ -174,15 +319,30 @@ class Store:
 
     # -- articles ---------------------------------------------------------------------------------
 
-    def find_duplicate(self, collection: str, draft: ArticleDraft, text_hash: str) -> Article | None:
-        """The stored article that `draft` repeats: same id, same URL or same normalised text."""
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT * FROM articles"
-                " WHERE collection = ? AND (text_hash = ? OR id = ? OR url = ?) LIMIT 1",
-                (collection, text_hash, draft.id or "", draft.url or "\0"),
-            ).fetchone()
-        return None if row is None else _article(row)
+    def find_duplicate(
+        self, collection: str, draft: ArticleDraft, text_hash: str, article_id: str | None = None
+    ) -> Article | None:
+        """The stored article that `draft` repeats: the same normalised text, or the same URL and much
+        the same text (`same_story`). Raises `DuplicateIdError` when the draft's id (`article_id`, else
+        `draft.id`) is already another text's: a different article is never taken for a copy."""
+        article_id = article_id or draft.id
+        with self._locked() as conn:
+            rows = conn.execute(
+                "SELECT * FROM articles WHERE collection = ? AND (text_hash = ? OR id = ?)",
+                (collection, text_hash, article_id or ""),
+            ).fetchall()
+            same_text = next((r for r in rows if r["text_hash"] == text_hash), None)
+            if same_text is not None:
+                return _article(same_text)
+            if rows:
+                raise id_taken(str(article_id))
+            if not draft.url:
+                return None
+            at_url = conn.execute(
+                "SELECT * FROM articles WHERE collection = ? AND url = ? ORDER BY seq DESC LIMIT ?",
+                (collection, draft.url, _URL_CANDIDATES),
+            ).fetchall()
+        return next((_article(r) for r in at_url if same_story(r["text"], draft.text)), None)
 
     def insert_article(
         self,
@@ -277,14 +437,14 @@ class Store:
 
     def list_articles(self, collection: str) -> list[ArticleSummary]:
         """The collection's articles in the order they were added, without their texts."""
-        with self._lock:
+        with self._locked():
             rows = self._conn.execute(
                 f"SELECT {_SUMMARY_COLUMNS} FROM articles WHERE collection = ? ORDER BY seq", (collection,)
             ).fetchall()
         return [ArticleSummary(**_summary_fields(r)) for r in rows]
 
     def get_article(self, collection: str, article_id: str) -> Article | None:
-        with self._lock:
+        with self._locked():
             row = self._conn.execute(
                 "SELECT * FROM articles WHERE collection = ? AND id = ?", (collection, article_id)
             ).fetchone()
@@ -294,7 +454,7 @@ class Store:
         if not article_ids:
             return {}
         marks = ",".join("?" * len(article_ids))
-        with self._lock:
+        with self._locked():
             rows = self._conn.execute(
                 f"SELECT * FROM articles WHERE collection = ? AND id IN ({marks})", (collection, *article_ids)
             ).fetchall()
@@ -309,7 +469,7 @@ class Store:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        with self._lock:
+        with self._locked():
             rows = self._conn.execute(
                 f"SELECT {self._SENTENCE_COLUMNS} FROM sentences s JOIN articles a ON a.seq = s.article_seq"
                 f" WHERE s.collection = ? AND s.id IN ({marks})",
@@ -318,7 +478,7 @@ class Store:
         return {int(r["id"]): _sentence(r) for r in rows}
 
     def article_sentences(self, collection: str, article_id: str) -> list[Sentence]:
-        with self._lock:
+        with self._locked():
             rows = self._conn.execute(
                 f"SELECT {self._SENTENCE_COLUMNS} FROM sentences s JOIN articles a ON a.seq = s.article_seq"
                 " WHERE a.collection = ? AND a.id = ? ORDER BY s.ordinal",
@@ -327,7 +487,7 @@ class Store:
         return [_sentence(r) for r in rows]
 
     def neighbours(self, collection: str, article_id: str, ordinal: int, radius: int) -> list[Sentence]:
-        with self._lock:
+        with self._locked():
             rows = self._conn.execute(
                 f"SELECT {self._SENTENCE_COLUMNS} FROM sentences s JOIN articles a ON a.seq = s.article_seq"
                 " WHERE a.collection = ? AND a.id = ? AND s.ordinal BETWEEN ? AND ? ORDER BY s.ordinal",
@@ -341,7 +501,7 @@ class Store:
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
-        with self._lock:
+        with self._locked():
             cursor = self._conn.cursor()
             cursor.row_factory = None  # plain tuples: hundreds of rows a question
             rows = cursor.execute(
@@ -380,7 +540,7 @@ class Store:
 
     def embeddings(self, collection: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
         """All (ids, vectors) of a collection, for rebuilding its FAISS index."""
-        with self._lock:
+        with self._locked():
             rows = self._conn.execute(
                 "SELECT id, embedding FROM sentences WHERE collection = ? ORDER BY id", (collection,)
             ).fetchall()
@@ -389,7 +549,7 @@ class Store:
         return ids, vectors
 
     def sentence_count(self, collection: str) -> int:
-        with self._lock:
+        with self._locked():
             row = self._conn.execute(
                 "SELECT COUNT(*) FROM sentences WHERE collection = ?", (collection,)
             ).fetchone()
@@ -399,7 +559,7 @@ class Store:
         if not terms:
             return {}
         marks = ",".join("?" * len(terms))
-        with self._lock:
+        with self._locked():
             rows = self._conn.execute(
                 f"SELECT term, df FROM term_df WHERE collection = ? AND term IN ({marks})",
                 (collection, *terms),
@@ -411,7 +571,7 @@ class Store:
         if not terms:
             return []
         match_query = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)  # never FTS5 syntax
-        with self._lock:
+        with self._locked():
             # Each match's collection is checked in the narrow (collection, id) index: the planner would
             # read the sentence's row instead, with its vector, which at 100k sentences is half the time.
             rows = self._conn.execute(

@@ -1,12 +1,15 @@
 """A FAISS index per collection, saved as `<name>.faiss` beside a `<name>.json` manifest.
 
 Vectors are unit length, so inner product equals cosine similarity. The manifest records the model,
-dimension and the collection generation the file reflects; a file from another generation is stale and
-is rebuilt from the embeddings kept in SQLite, so a crash between the two writes costs time, never truth.
+dimension, the collection generation the file reflects and the file's sha256; a file from another
+generation, or whose content is not the one recorded (swapped, damaged), is rebuilt from the embeddings
+kept in SQLite, so a crash between the two writes costs time, never truth. Writers hold `<name>.lock`,
+and temporary files a killed writer left behind are removed the next time the index is opened or saved.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -19,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from index.errors import ModelMismatchError
+from index.faults import crash_point
 
 # faiss and torch each ship an OpenMP runtime whose idle threads spin for about 5 ms after every parallel
 # region by default (GOMP_SPINCOUNT=300000). On 2 cores the encoder's spinning thread then holds the
@@ -30,9 +34,17 @@ os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 import faiss  # after the line above, which its OpenMP runtime reads as it loads
 
+try:
+    import fcntl
+except ImportError:  # not on POSIX: no file locks, leftovers are still removed when no lock is possible
+    fcntl = None  # type: ignore[assignment]
+
 log = logging.getLogger(__name__)
 
-MANIFEST_FORMAT = 1
+# 2: the manifest holds the .faiss file's sha256. Format 1 files (no checksum) are still read, checked by
+# count and dimension as before, and get a checksum the next time the collection changes.
+MANIFEST_FORMAT = 2
+_READABLE_FORMATS = {1, 2}
 # Exact search is cheap up to here (about 7 ms a query at 100k, 14 ms at 200k, on one core); beyond, HNSW.
 FLAT_LIMIT = 200_000
 HNSW_M = 32
@@ -50,6 +62,7 @@ class Manifest:
     count: int
     kind: str
     format: int = MANIFEST_FORMAT
+    sha256: str | None = None
 
 
 def _new_index(dim: int, expected_size: int) -> tuple[faiss.Index, str]:
@@ -125,16 +138,35 @@ class VectorIndex:
 
     def save(self, base: Path) -> None:
         base.parent.mkdir(parents=True, exist_ok=True)
-        # Written by FAISS straight to the file: serialising in memory first would hold two more copies
-        # of the index (3 GB more at a million sentences).
-        _atomic_write(base.with_suffix(".faiss"), lambda tmp: faiss.write_index(self._index, tmp))
-        manifest = Manifest(self.model, self.dim, self.generation, len(self), self.kind)
-        text = json.dumps(manifest.__dict__, indent=1)
-        _atomic_write(base.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text))
+        digest: list[str] = []
+
+        def write_index(tmp: str) -> None:
+            faiss.write_index(self._index, tmp)
+            digest.append(_sha256(Path(tmp)))
+
+        with _file_lock(base, exclusive=True) as locked:
+            if locked:
+                remove_leftovers(base)
+            # Written by FAISS straight to the file: serialising in memory first would hold two more
+            # copies of the index (3 GB more at a million sentences).
+            _atomic_write(base.with_suffix(".faiss"), write_index)
+            manifest = Manifest(self.model, self.dim, self.generation, len(self), self.kind, sha256=digest[0])
+            text = json.dumps(manifest.__dict__, indent=1)
+            _atomic_write(base.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text))
 
     @classmethod
-    def load(cls, base: Path, model: str, generation: int) -> VectorIndex | None:
-        """The saved index when it matches `generation`; None when missing, stale or unreadable."""
+    def load(cls, base: Path, model: str, generation: int, *, read_only: bool = False) -> VectorIndex | None:
+        """The saved index when it matches `generation` and its checksum; None when missing, stale,
+        damaged or replaced. `read_only`: create and delete nothing."""
+        if not read_only:
+            with _file_lock(base, exclusive=True, wait=False) as locked:
+                if locked:  # no writer is busy with this index: temporary files left are leftovers
+                    remove_leftovers(base)
+        with _file_lock(base, exclusive=False, create=not read_only):
+            return cls._load(base, model, generation)
+
+    @classmethod
+    def _load(cls, base: Path, model: str, generation: int) -> VectorIndex | None:
         try:
             raw = json.loads(base.with_suffix(".json").read_text())
             manifest = Manifest(**raw)
@@ -145,10 +177,19 @@ class VectorIndex:
                 f"The vector index {base.name} was built with the model {manifest.model!r}, not {model!r}.",
                 "Use the model it was built with (VERBATIM_MODEL) or another --data-dir.",
             )
-        if manifest.generation != generation or manifest.format != MANIFEST_FORMAT:
+        if manifest.generation != generation or manifest.format not in _READABLE_FORMATS:
             return None
+        path = base.with_suffix(".faiss")
+        if manifest.format >= 2:
+            try:
+                actual = _sha256(path)
+            except OSError:
+                return None
+            if actual != manifest.sha256:
+                log.warning("the vector index %s is not the one its manifest records; rebuilding it", path)
+                return None
         try:
-            index = faiss.read_index(str(base.with_suffix(".faiss")))  # no in-memory copy of the file
+            index = faiss.read_index(str(path))  # no in-memory copy of the file
         except (OSError, RuntimeError):
             log.warning("unreadable vector index %s; rebuilding it", base)
             return None
@@ -159,6 +200,63 @@ class VectorIndex:
         return cls(model, manifest.dim, generation, index, manifest.kind)
 
 
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def leftovers(base: Path) -> list[Path]:
+    """Temporary files of `base`'s index that an interrupted save left (see `_atomic_write`)."""
+    if not base.parent.is_dir():
+        return []
+    found: list[Path] = []
+    for suffix in (".faiss", ".json"):
+        found.extend(base.parent.glob(f"{base.name}{suffix}*.tmp"))
+    return found
+
+
+def remove_leftovers(base: Path) -> None:
+    """Delete them; call only while holding `base`'s lock (or where no lock can be had)."""
+    for path in leftovers(base):
+        try:
+            path.unlink(missing_ok=True)
+            log.info("removed %s, left by an interrupted save", path)
+        except OSError:  # a read-only directory: nothing to be done about it here
+            return
+
+
+@contextmanager
+def _file_lock(base: Path, *, exclusive: bool, wait: bool = True, create: bool = True) -> Iterator[bool]:
+    """`<base>.lock`, held across processes while the block runs. Yields whether it is held: not where
+    there is no lock file and none may be made (`create=False`, a read-only directory), nor
+    (`wait=False`) while another process holds it."""
+    if fcntl is None:
+        yield True  # no POSIX file locks here: go ahead unlocked
+        return
+    path = base.with_suffix(".lock")
+    fd = -1
+    for flags in (os.O_RDWR | os.O_CREAT, os.O_RDONLY) if create else (os.O_RDONLY,):
+        try:
+            fd = os.open(path, flags, 0o644)
+            break
+        except OSError:
+            continue
+    if fd < 0:
+        yield False
+        return
+    try:
+        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        try:
+            fcntl.flock(fd, mode if wait else mode | fcntl.LOCK_NB)
+        except OSError:  # held elsewhere (LOCK_NB), or a file system without locks
+            locked = False
+        else:
+            locked = True
+        yield locked
+    finally:
+        os.close(fd)  # which releases the lock
+
+
 def _atomic_write(path: Path, write: Callable[[str], object]) -> None:
     """`write(temporary path)`, fsync, then rename over `path`: readers see the old file or the new one."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
@@ -167,6 +265,7 @@ def _atomic_write(path: Path, write: Callable[[str], object]) -> None:
         write(tmp)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
+        crash_point("vectors:before-rename")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

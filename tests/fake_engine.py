@@ -113,22 +113,27 @@ class FakeEngine:
         return [_summary(a) for a in self._articles.get(collection, [])]
 
     def delete(self, collection: str, ref: str) -> ArticleSummary:
-        """By id, or by the number `list_articles` gives it (1-based), as the library takes it."""
+        """By the number `list_articles` gives it (1-based), or by id (`id:…`, or any ref that is not all
+        digits), as the library takes it."""
         self._record("delete", collection, ref)
-        ref = ref.strip().lstrip("#")
+        ref = ref.strip()
         with self._lock:
             articles = self._articles.get(collection, [])
-            found = next((a for a in articles if a.id == ref), None)
-            if found is None and ref.isdigit():
-                if not 1 <= int(ref) <= len(articles):
+            number = ref.removeprefix("#")
+            if ref[:3].lower() != "id:" and number.isascii() and number.isdigit():
+                if not 1 <= int(number) <= len(articles):
                     raise NotFoundError(
-                        f"There is no article number {ref}; the collection holds {len(articles)}.",
+                        f"There is no article number {number}; the collection holds {len(articles)}.",
                         "See the list.",
                     )
-                found = articles[int(ref) - 1]
+                found: Article | None = articles[int(number) - 1]
+            else:
+                wanted = ref[3:].strip() if ref[:3].lower() == "id:" else ref
+                found = next((a for a in articles if a.id == wanted), None)
             if found is None:
                 raise NotFoundError(
-                    f"No article {ref!r} in this collection.", "See the list for ids and numbers."
+                    f"No article with the id {wanted!r} in this collection.",
+                    "See the list for ids and numbers.",
                 )
             articles.remove(found)
             del self.sentences[found.id]

@@ -158,7 +158,7 @@ def test_huge_text_is_refused(tmp_path: Path) -> None:
 
 def test_delete_from_the_command_line(tmp_path: Path) -> None:
     run(tmp_path, "add", "-", stdin="Alpha team wins\nThe alpha team won the cup in May.")
-    assert "Deleted “Alpha team wins”" in run(tmp_path, "delete", "1").stdout
+    assert "Deleted article 1 of the list: “Alpha team wins” [id " in run(tmp_path, "delete", "1").stdout
     missing = run(tmp_path, "delete", "1")
     assert missing.returncode == 1 and "no article number 1" in missing.stderr
 

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.answering import Answerer
-from index.errors import InputError, ModelMismatchError, NotFoundError
+from index.errors import DuplicateIdError, InputError, ModelMismatchError, NotFoundError
 from index.library import Library
 from index.models import ArticleDraft
 from tests.fakes import HashingEmbedder
@@ -80,21 +80,39 @@ def test_collections_never_see_each_other(library: Library, answerer: Answerer) 
     assert answerer.ask("alpha", "Who is the new conductor of the orchestra?").answered is False
 
 
-def test_same_text_or_url_is_not_added_twice(library: Library) -> None:
-    first = library.add("c", draft(ARTICLE_A, url="https://example.com/bridge"))
-    assert first.created
-    again = library.add("c", draft("  " + ARTICLE_A.replace(" ", "  ") + "\n"))
-    assert not again.created and again.article.id == first.article.id
-    same_url = library.add("c", draft(ARTICLE_B, url="https://example.com/bridge"))
-    assert not same_url.created
-    assert len(library.list_articles("c")) == 1
-    # Another collection may hold its own copy.
-    assert library.add("other", draft(ARTICLE_A)).created
+def test_same_text_or_url_is_not_added_twice(tmp_path: Path) -> None:
+    library = Library(tmp_path / "d", HashingEmbedder())  # dedup is not the model's business
+    try:
+        first = library.add("c", draft(ARTICLE_A, url="https://example.com/bridge"))
+        assert first.created
+        again = library.add("c", draft("  " + ARTICLE_A.replace(" ", "  ") + "\n"))
+        assert not again.created and again.article.id == first.article.id
+        # The same URL is the same article when the text is much the same (a page fetched again)...
+        edited = library.add(
+            "c",
+            draft(ARTICLE_A + "\nThe council will meet again on Friday.", url="https://example.com/bridge"),
+        )
+        assert not edited.created and edited.article.id == first.article.id
+        # ...but another story behind the same (generic, canonical) URL is another article.
+        assert library.add("c", draft(ARTICLE_B, url="https://example.com/bridge")).created
+        assert len(library.list_articles("c")) == 2
+        # Another collection may hold its own copy.
+        assert library.add("other", draft(ARTICLE_A)).created
+    finally:
+        library.close()
 
 
-def test_jsonl_ids_are_kept_and_deduplicated(library: Library) -> None:
-    assert library.add("c", draft(ARTICLE_A, id="bridge-1")).article.id == "bridge-1"
-    assert not library.add("c", draft(ARTICLE_B, id="bridge-1")).created
+def test_jsonl_ids_are_kept_and_deduplicated(tmp_path: Path) -> None:
+    library = Library(tmp_path / "d", HashingEmbedder())
+    try:
+        assert library.add("c", draft(ARTICLE_A, id="bridge-1")).article.id == "bridge-1"
+        assert not library.add("c", draft(ARTICLE_A, id="bridge-1")).created
+        # An id already given to another text is an error, never a silent "already there".
+        with pytest.raises(DuplicateIdError, match="'bridge-1'"):
+            library.add("c", draft(ARTICLE_B, id="bridge-1"))
+        assert len(library.list_articles("c")) == 1
+    finally:
+        library.close()
 
 
 def test_delete_removes_sentences_from_every_index(

@@ -11,7 +11,7 @@ import sys
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
-from telegram.error import InvalidToken, NetworkError
+from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application
 
 from bot.settings import Settings
@@ -28,7 +28,13 @@ REJECTED_TOKEN = (
     "Telegram rejected the bot token in VERBATIM_TELEGRAM_TOKEN; "
     "check it with @BotFather (/mybots → API Token)."
 )
+NOT_THE_BOT_API = (
+    "The server at {url} answered, but not as the Telegram Bot API does (its reply is not JSON); "
+    "check VERBATIM_TELEGRAM_BASE_URL."
+)
 POLL_TIMEOUT_S = 30
+# PTB's words for a reply that is not JSON (it logs the whole reply, with a traceback, as it raises).
+_INVALID_RESPONSE = "Invalid server response"
 
 
 @contextlib.asynccontextmanager
@@ -101,6 +107,7 @@ def serve(settings: Settings, engine: EngineLike) -> int:
         print(NO_TOKEN, file=sys.stderr)
         return 1
     redact_token(token)
+    logging.getLogger("telegram.request.BaseRequest").addFilter(_drop_invalid_json_dump)
     try:
         app = build_application(settings, engine)
         asyncio.run(_serve(app, settings))
@@ -111,6 +118,12 @@ def serve(settings: Settings, engine: EngineLike) -> int:
     except NetworkError as exc:
         print(f"Cannot reach the Telegram Bot API at {settings.telegram_base_url}: {exc}", file=sys.stderr)
         return 1
+    except TelegramError as exc:  # an answer, but not one the bot can start on
+        if exc.message == _INVALID_RESPONSE:
+            print(NOT_THE_BOT_API.format(url=settings.telegram_base_url), file=sys.stderr)
+        else:
+            print(f"The Telegram Bot API at {settings.telegram_base_url} refused: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         if not settings.webhook_url:
             raise
@@ -120,6 +133,12 @@ def serve(settings: Settings, engine: EngineLike) -> int:
     except KeyboardInterrupt:  # Ctrl-C before the signal handlers were in place
         pass
     return 0
+
+
+def _drop_invalid_json_dump(record: logging.LogRecord) -> bool:
+    """PTB logs a reply that is not JSON whole, with a traceback, then raises: the error it raises is
+    reported (in one line at start-up), so the dump is left out."""
+    return not str(record.msg).startswith("Can not load invalid JSON data")
 
 
 class _RedactingFormatter(logging.Formatter):
