@@ -109,9 +109,9 @@ def serve(pages: list[Page]) -> ThreadingHTTPServer:
 
 
 async def run(pages: list[Page], base_url: str) -> list[Result]:
-    from bot.settings import Settings
-    from index.errors import FetchError
-    from index.extract import fetch_article
+    from verbatim.bot.settings import Settings
+    from verbatim.index.errors import FetchError
+    from verbatim.index.extract import fetch_article
 
     settings = Settings(allow_private_urls=True)
     results = []
@@ -136,8 +136,7 @@ async def run(pages: list[Page], base_url: str) -> list[Result]:
 
 def report(results: list[Result], total_seconds: float) -> None:
     import trafilatura
-
-    from index.extract import TRAFILATURA_OPTIONS
+    from verbatim.index.extract import TRAFILATURA_OPTIONS
 
     n = len(results)
     f1s = [r.f1 for r in results]

@@ -20,14 +20,15 @@ import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from verbatim.bot.answering import Answerer
+from verbatim.bot.settings import Settings
+from verbatim.index.embedder import SentenceTransformerEmbedder
+from verbatim.index.library import Library
+from verbatim.index.models import ArticleDraft
+from verbatim.retrieval.models import Answer
+
 from bench.common import CACHE, EVAL, Timer, machine, normalise, read_jsonl
-from bench.quality import POOL_VERSION, Pool, Question, by_bm25, by_dense, by_model
-from bot.answering import Answerer
-from bot.settings import Settings
-from index.embedder import SentenceTransformerEmbedder
-from index.library import Library
-from index.models import ArticleDraft
-from retrieval.models import Answer
+from bench.quality import POOL_VERSION, Pool, PoolUnpickler, Question, by_bm25, by_dense, by_model
 
 NEWS = EVAL / "news-qa-2023-2026"
 LIBRARY = CACHE / "news"
@@ -109,7 +110,7 @@ def news_pools(answerer: Answerer, collection: str, qs: list[NewsQuestion], tag:
     path = CACHE / f"pools-v{POOL_VERSION}-news-{tag}-{len(qs)}.pickle"
     if path.exists():
         with path.open("rb") as handle:
-            return pickle.load(handle)  # type: ignore[no-any-return]
+            return PoolUnpickler(handle).load()  # type: ignore[no-any-return]
     embedder = answerer.embedder
     if isinstance(embedder, SentenceTransformerEmbedder):
         embedder.embed_queries([q.text for q in qs])
@@ -150,8 +151,9 @@ def main() -> None:
     index_periods(library)
     if args.index_only:
         return
+    from verbatim.index.reader import BUNDLED_WEIGHTS, load_reader
+
     from bench.reading import CachedReader
-    from index.reader import BUNDLED_WEIGHTS, load_reader
 
     reader = load_reader(settings.reader, torch_threads=settings.torch_threads)
     cached = CachedReader(reader, BUNDLED_WEIGHTS) if reader is not None else None

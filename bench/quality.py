@@ -18,15 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from verbatim.bot.answering import Answerer
+from verbatim.bot.settings import Settings
+from verbatim.index.embedder import SentenceTransformerEmbedder
+from verbatim.index.library import Library
+from verbatim.index.models import ArticleDraft
+from verbatim.index.reader import BUNDLED_WEIGHTS, load_reader
+from verbatim.retrieval.features import FEATURE_NAMES, CandidateContext, QuestionInfo
+from verbatim.retrieval.ranking import feature_matrix
+
 from bench.common import CACHE, EVAL, Timer, machine, normalise, paragraph_ranges, read_jsonl
-from bot.answering import Answerer
-from bot.settings import Settings
-from index.embedder import SentenceTransformerEmbedder
-from index.library import Library
-from index.models import ArticleDraft
-from index.reader import BUNDLED_WEIGHTS, load_reader
-from retrieval.features import FEATURE_NAMES, CandidateContext, QuestionInfo
-from retrieval.ranking import feature_matrix
 
 SQUAD = EVAL / "squad-v1.1-dev"
 SQUAD2 = EVAL / "squad-v2.0-unanswerable"
@@ -117,7 +118,7 @@ Ranker = Callable[[Pool], list[int]]  # candidate indexes, best first
 
 
 def logits(pool: Pool) -> Any:
-    from retrieval import ranking
+    from verbatim.retrieval import ranking
 
     return ranking.fitted_model().scores(pool.matrix())
 
@@ -149,7 +150,7 @@ def hit_rate(pools: list[Pool], ranker: Ranker, k: int) -> float:
 
 def answer_probability(pool: Pool) -> float:
     """The production decision (ranker, then answerability model) over the cached features."""
-    from retrieval.answerability import BEST_OF, answerability
+    from verbatim.retrieval.answerability import BEST_OF, answerability
 
     if not pool.contexts:
         return 0.0
@@ -174,8 +175,7 @@ def fit_listwise(pools: list[Pool], l2: float = 1e-3) -> Any:
     """
     import numpy as np
     from scipy.optimize import minimize
-
-    from retrieval.ranking import expand
+    from verbatim.retrieval.ranking import expand
 
     groups = [
         (expand(p.matrix()), np.asarray(p.hits, dtype=bool)) for p in pools if p.contexts and any(p.hits)
@@ -204,10 +204,9 @@ def fit_listwise(pools: list[Pool], l2: float = 1e-3) -> Any:
 
 def tune(train: list[Pool], unanswerable: list[Pool], off_topic: list[Pool]) -> None:
     import numpy as np
-
-    from retrieval import weights as current
-    from retrieval.answerability import ANSWER_FEATURE_NAMES, ANSWER_FEATURE_SIGNS, BEST_OF
-    from retrieval.ranking import MODEL_FEATURE_NAMES
+    from verbatim.retrieval import weights as current
+    from verbatim.retrieval.answerability import ANSWER_FEATURE_NAMES, ANSWER_FEATURE_SIGNS, BEST_OF
+    from verbatim.retrieval.ranking import MODEL_FEATURE_NAMES
 
     pools = [p for p in train if p.contexts]
     ranker = dict(zip(MODEL_FEATURE_NAMES, map(float, fit_listwise(pools)), strict=True))
@@ -216,7 +215,7 @@ def tune(train: list[Pool], unanswerable: list[Pool], off_topic: list[Pool]) -> 
     print(f"ranker fitted on {len(pools)} questions ({sum(len(p.contexts) for p in pools)} candidates)")
 
     # Answerability: answerable SQuAD questions against SQuAD 2.0's unanswerable ones (tuning halves).
-    from retrieval.answerability import answer_features
+    from verbatim.retrieval.answerability import answer_features
 
     def question_rows(group: list[Pool]) -> list[list[float]]:
         rows = []
@@ -284,8 +283,7 @@ ANSWER_RATE = 0.92
 
 def _scored(pool: Pool, i: int, scores: Any) -> Any:
     import numpy as np
-
-    from retrieval.ranking import Scored
+    from verbatim.retrieval.ranking import Scored
 
     shares = np.exp(scores - scores.max())
     return Scored(
@@ -297,7 +295,7 @@ def save_weights(
     ranker: dict[str, float], answer: dict[str, float], answer_bias: float, threshold: float, lead: float
 ) -> None:
     """Write retrieval/weights.json (keeping its reading stage); everything reads it from the next call."""
-    from retrieval import weights
+    from verbatim.retrieval import weights
 
     current = weights.fitted()
     weights.save(
@@ -317,10 +315,15 @@ def refused(pools: list[Pool], threshold: float) -> float:
     return sum(answer_probability(p) < threshold for p in pools) / max(len(pools), 1)
 
 
-class _PoolUnpickler(pickle.Unpickler):
+class PoolUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
-        # A cache written while this file ran as a script names its classes under __main__.
-        return super().find_class("bench.quality" if module == "__main__" else module, name)
+        # A cache written while this file ran as a script names its classes under __main__, and one
+        # written before the packages moved under `verbatim.` names them at the top.
+        if module == "__main__":
+            module = "bench.quality"
+        elif module.split(".")[0] in {"bot", "index", "retrieval"}:
+            module = f"verbatim.{module}"
+        return super().find_class(module, name)
 
 
 def cached_pools(
@@ -331,7 +334,7 @@ def cached_pools(
     path = CACHE / f"pools-v{POOL_VERSION}-{tag}-{len(qs)}.pickle"
     if path.exists() and path.stat().st_mtime > (CACHE / "quality" / "verbatim.sqlite3").stat().st_mtime:
         with path.open("rb") as handle:
-            pools: list[Pool] = _PoolUnpickler(handle).load()
+            pools: list[Pool] = PoolUnpickler(handle).load()
         return pools
     pools = gather(answerer, collection, qs, texts)
     with path.open("wb") as handle:
@@ -358,7 +361,7 @@ def main() -> None:
     squad2_texts = load_collection(library, "squad2", SQUAD2 / "articles.jsonl")
     seed_texts = load_collection(library, "seed", SEED / "articles.jsonl")
     if not library.list_articles("seed-file"):  # the seed as the quick start adds it
-        from index.ingest import draft_from_file
+        from verbatim.index.ingest import draft_from_file
 
         library.add("seed-file", draft_from_file(SEED / "article.txt", max_chars=settings.max_article_chars))
 
@@ -405,7 +408,7 @@ def main() -> None:
             save_reading(model)
         cached.save()
         print(f"reading stage fitted in {t.seconds:.0f} s")
-    from retrieval import reading
+    from verbatim.retrieval import reading
 
     model = reading.fitted_model()
     print(f"\nWith the reader ({reader.name}; reads the ranker's top {model.read_top})")
@@ -435,7 +438,7 @@ def ranker_report(
     off_topic: list[Pool],
 ) -> None:
     """The baselines and the ranker alone (the answer path with `VERBATIM_READER=off`)."""
-    from retrieval import weights
+    from verbatim.retrieval import weights
 
     threshold = weights.fitted().min_confidence
     print(f"\nAnswer quality (strict hits; all-MiniLM-L6-v2; {machine()})")
@@ -502,7 +505,7 @@ def news_tuning_sets(settings: Settings) -> list[Any]:
 
 
 def save_reading(model: Any) -> None:
-    from retrieval import weights
+    from verbatim.retrieval import weights
 
     weights.save(dataclasses.replace(weights.fitted(), reading=dataclasses.asdict(model)))
 

@@ -16,15 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from verbatim.bot.answering import read_passages
+from verbatim.index.models import Sentence
+from verbatim.index.reader import Reader
+from verbatim.retrieval.answer import Passage
+from verbatim.retrieval.ranking import Scored
+from verbatim.retrieval.reading import ReadingModel, confidence, rerank
 
 from bench.common import CACHE
 from bench.quality import Pool, _scored, answer_probability, by_model, fit_monotone_logistic, logits
-from bot.answering import read_passages
-from index.models import Sentence
-from index.reader import Reader
-from retrieval.answer import Passage
-from retrieval.ranking import Scored
-from retrieval.reading import ReadingModel, confidence, rerank
 
 # Passage-level hit: does this quote (its sentences) answer the pool's question?
 Hit = Callable[[Pool, Sequence[Sentence]], bool]

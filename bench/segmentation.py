@@ -12,8 +12,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from verbatim.index.segment import split_sentences
+
 from bench.common import EVAL, machine, read_jsonl
-from index.segment import split_sentences
 
 Segmenter = Callable[[str], list[tuple[int, int]]]
 

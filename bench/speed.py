@@ -48,18 +48,18 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
+from verbatim.bot.answering import Answerer
+from verbatim.bot.engine import Engine
+from verbatim.bot.settings import Settings
+from verbatim.index.embedder import SentenceTransformerEmbedder
+from verbatim.index.library import DB_NAME, Library
+from verbatim.index.models import ArticleDraft
+from verbatim.index.reader import Reader
+from verbatim.index.segment import split_sentences
+from verbatim.index.store import Store
+from verbatim.index.vectors import FLAT_LIMIT, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, VectorIndex
 
 from bench.common import CACHE, EVAL, ROOT, Timer, machine, read_jsonl
-from bot.answering import Answerer
-from bot.engine import Engine
-from bot.settings import Settings
-from index.embedder import SentenceTransformerEmbedder
-from index.library import DB_NAME, Library
-from index.models import ArticleDraft
-from index.reader import Reader
-from index.segment import split_sentences
-from index.store import Store
-from index.vectors import FLAT_LIMIT, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, VectorIndex
 
 SQUAD = EVAL / "squad-v1.1-dev"
 COLLECTION = "squad"
@@ -357,7 +357,7 @@ def scaling(base: np.ndarray, queries: np.ndarray, sizes: Sequence[int], workdir
 
 def hnsw_at(vectors: np.ndarray, queries: np.ndarray, label: str) -> None:
     """The HNSW index that index/vectors.py builds beyond FLAT_LIMIT, here over `vectors` of any size."""
-    from index.vectors import _new_index
+    from verbatim.index.vectors import _new_index
 
     faiss_index, kind = _new_index(vectors.shape[1], FLAT_LIMIT + 1)
     with Timer() as build:
@@ -430,7 +430,7 @@ def ask_at_scale(source: Engine, questions: list[str], copies: int, workdir: Pat
 
 def verbatim_command() -> list[str]:
     script = Path(sys.executable).parent / "verbatim"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "verbatim.bot.cli"]
 
 
 # Runs a command and reports its peak RSS. The benchmark cannot read a child's ru_maxrss itself: a child

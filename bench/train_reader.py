@@ -30,10 +30,18 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from verbatim.index.reader import (
+    BUNDLED_WEIGHTS,
+    LAYERS,
+    MAX_TOKENS,
+    build_network,
+    passage_text,
+    trained_parameters,
+)
+from verbatim.index.segment import split_sentences
+from verbatim.index.text import content_terms
+
 from bench.common import ROOT, normalise, paragraph_ranges, read_jsonl
-from index.reader import BUNDLED_WEIGHTS, LAYERS, MAX_TOKENS, build_network, passage_text, trained_parameters
-from index.segment import split_sentences
-from index.text import content_terms
 
 TRAIN = ROOT.parent / "shared" / "train" / "squad-v1.1-train"
 SEED = 0
@@ -284,9 +292,8 @@ def main() -> None:
 
     import torch
     from transformers import AutoTokenizer
-
-    from index.embedder import resolve_model_path
-    from index.reader import BASE_MODEL
+    from verbatim.index.embedder import resolve_model_path
+    from verbatim.index.reader import BASE_MODEL
 
     torch.set_num_threads(args.threads)
     rng = random.Random(SEED)

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import math
 
-from index.embedder import Embedder
-from index.models import Sentence
-from index.reader import Reader
-from index.storage import Storage
-from index.text import content_terms
-from retrieval import reading, weights
-from retrieval.answer import Passage, by_share, compose_answer, refusal
-from retrieval.answerability import answerability
-from retrieval.candidates import candidate_contexts, lexical_terms
-from retrieval.features import CandidateContext, QuestionInfo, question_info
-from retrieval.models import Answer
-from retrieval.ranking import Scored, rank
+from verbatim.index.embedder import Embedder
+from verbatim.index.models import Sentence
+from verbatim.index.reader import Reader
+from verbatim.index.storage import Storage
+from verbatim.index.text import content_terms
+from verbatim.retrieval import reading, weights
+from verbatim.retrieval.answer import Passage, by_share, compose_answer, refusal
+from verbatim.retrieval.answerability import answerability
+from verbatim.retrieval.candidates import candidate_contexts, lexical_terms
+from verbatim.retrieval.features import CandidateContext, QuestionInfo, question_info
+from verbatim.retrieval.models import Answer
+from verbatim.retrieval.ranking import Scored, rank
 
 DENSE_CANDIDATES = 30
 LEXICAL_CANDIDATES = 30

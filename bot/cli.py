@@ -13,14 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-
-from index.errors import InputError, StorageError, VerbatimError
+from verbatim.index.errors import InputError, StorageError, VerbatimError
 
 if TYPE_CHECKING:
-    from bot.engine import Engine
-    from bot.settings import Settings
-    from index.models import ArticleDraft, ArticleSummary
-    from index.storage import AddResult
+    from verbatim.bot.engine import Engine
+    from verbatim.bot.settings import Settings
+    from verbatim.index.models import ArticleDraft, ArticleSummary
+    from verbatim.index.storage import AddResult
 
 app = typer.Typer(
     help="Answer questions over your news articles, quoting the exact sentences that say so.",
@@ -60,8 +59,7 @@ def main(data_dir: DataDir = None, collection: Collection = None, verbose: bool 
 
 def _settings(data_dir: Path | None) -> Settings:
     from pydantic import ValidationError
-
-    from bot.settings import Settings
+    from verbatim.bot.settings import Settings
 
     chosen = data_dir or _globals.data_dir
     try:
@@ -84,7 +82,7 @@ def _collection(collection: str | None) -> str:
 
 
 def _engine(data_dir: Path | None) -> Engine:
-    from bot.engine import Engine
+    from verbatim.bot.engine import Engine
 
     return Engine(_settings(data_dir))
 
@@ -111,7 +109,7 @@ def _fail(exc: BaseException) -> typer.Exit:
 
 def _read_stdin_text() -> str:
     data = sys.stdin.buffer.read()
-    from index.ingest import decode_bytes
+    from verbatim.index.ingest import decode_bytes
 
     return decode_bytes(data, "standard input")
 
@@ -126,7 +124,7 @@ Labelled = tuple[str, "ArticleDraft"]
 def _drafts_from_args(
     paths: list[str], engine: Engine, report: Callable[[str, VerbatimError], None]
 ) -> Iterator[Labelled]:
-    from bot.sources import FileSource, LinkSource, Source, TextSource, as_link
+    from verbatim.bot.sources import FileSource, LinkSource, Source, TextSource, as_link
 
     for item in paths:
         try:
@@ -144,7 +142,7 @@ def _drafts_from_args(
 
 
 def _read_jsonl(path: str) -> list[str]:
-    from index.ingest import decode_bytes
+    from verbatim.index.ingest import decode_bytes
 
     try:
         raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
@@ -156,8 +154,8 @@ def _read_jsonl(path: str) -> list[str]:
 def _drafts_from_jsonl(
     lines: list[str], name: str, settings: Settings, report: Callable[[str, VerbatimError], None]
 ) -> Iterator[Labelled]:
-    from index.ingest import drafts_from_jsonl
-    from index.store import text_fingerprint
+    from verbatim.index.ingest import drafts_from_jsonl
+    from verbatim.index.store import text_fingerprint
 
     first_use: dict[str, tuple[int, str]] = {}  # id -> (line, text fingerprint) where it first came
     for item in drafts_from_jsonl(lines, max_chars=settings.max_article_chars, name=name):
@@ -303,7 +301,7 @@ def _stderr_console():  # type: ignore[no-untyped-def]
 
 
 def _report_one(result: AddResult) -> None:
-    from bot.plain import added_line
+    from verbatim.bot.plain import added_line
 
     typer.echo(added_line(result, with_id=True))
 
@@ -333,7 +331,7 @@ def list_articles(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Numbered list of the collection's articles."""
-    from bot.plain import article_lines
+    from verbatim.bot.plain import article_lines
 
     try:
         articles = _engine(data_dir).list_articles(_collection(collection))  # loads no model
@@ -374,8 +372,8 @@ def delete(
 
 def _deleted_line(article: ArticleSummary, number: int | None) -> str:
     """`Deleted article 3 of the list: “title” [id …]`: the number and the id, so it is plain which."""
-    from bot import wording
-    from bot.plain import safe
+    from verbatim.bot import wording
+    from verbatim.bot.plain import safe
 
     which = f"article {number} of the list" if number is not None else "the article"
     return safe(f"Deleted {which}: “{wording.title_of(article.title)}” [id {article.id}]")
@@ -394,7 +392,7 @@ def ask(
     collection: Collection = None,
 ) -> None:
     """Answer a question by quoting the collection's sentences, or say it has no answer."""
-    from bot.plain import render_answer
+    from verbatim.bot.plain import render_answer
 
     try:
         name = _collection(collection)
@@ -416,7 +414,7 @@ def ask(
 @app.command()
 def chat(data_dir: DataDir = None, collection: Collection = None) -> None:
     """A conversation in the terminal, with the bot's commands (/add, /list, /delete, /help)."""
-    from bot.console import run_console
+    from verbatim.bot.console import run_console
 
     try:
         run_console(_engine(data_dir), _collection(collection))
@@ -427,8 +425,8 @@ def chat(data_dir: DataDir = None, collection: Collection = None) -> None:
 @app.command()
 def serve(data_dir: DataDir = None) -> None:
     """Run the Telegram bot: long polling, or a webhook when VERBATIM_WEBHOOK_URL is set."""
-    from bot.telegram.serve import NO_TOKEN
-    from bot.telegram.serve import serve as serve_bot
+    from verbatim.bot.telegram.serve import NO_TOKEN
+    from verbatim.bot.telegram.serve import serve as serve_bot
 
     try:
         settings = _settings(data_dir)
@@ -438,7 +436,7 @@ def serve(data_dir: DataDir = None) -> None:
         typer.echo(NO_TOKEN, err=True)  # before loading anything: the usual first-run mistake
         raise typer.Exit(1)
     try:
-        from bot.engine import Engine
+        from verbatim.bot.engine import Engine
 
         engine = Engine(settings)
     except _EXPECTED as exc:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.markup import escape
-
-from bot import wording
-from bot.engine import Engine
-from bot.plain import added_line, article_lines, deleted_line, render_answer
-from bot.sources import classify
-from index.errors import VerbatimError
+from verbatim.bot import wording
+from verbatim.bot.engine import Engine
+from verbatim.bot.plain import added_line, article_lines, deleted_line, render_answer
+from verbatim.bot.sources import classify
+from verbatim.index.errors import VerbatimError
 
 HELP = """Ask a question in plain words, or use a command:
   /add TEXT | FILE | URL   add an article (pasted text, a file path or a link)

@@ -14,15 +14,15 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from bot.answering import Answerer
-from bot.settings import Settings
-from bot.sources import DraftSource, FileSource, LinkSource, Source, TextSource, UploadSource
-from index.embedder import Embedder, SentenceTransformerEmbedder
-from index.library import Library
-from index.models import Article, ArticleDraft, ArticleSummary, Sentence
-from index.reader import Reader, load_reader
-from index.storage import AddResult, Storage
-from retrieval.models import Answer, Citation
+from verbatim.bot.answering import Answerer
+from verbatim.bot.settings import Settings
+from verbatim.bot.sources import DraftSource, FileSource, LinkSource, Source, TextSource, UploadSource
+from verbatim.index.embedder import Embedder, SentenceTransformerEmbedder
+from verbatim.index.library import Library
+from verbatim.index.models import Article, ArticleDraft, ArticleSummary, Sentence
+from verbatim.index.reader import Reader, load_reader
+from verbatim.index.storage import AddResult, Storage
+from verbatim.retrieval.models import Answer, Citation
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class Engine:
 
     def draft(self, source: Source) -> ArticleDraft:
         """The article a source holds: text split and titled, a file decoded, a link fetched."""
-        from index.ingest import draft_from_bytes, draft_from_file, draft_from_text
+        from verbatim.index.ingest import draft_from_bytes, draft_from_file, draft_from_text
 
         limit = self.settings.max_article_chars
         match source:
@@ -117,7 +117,7 @@ class Engine:
             case DraftSource(draft):
                 return draft
             case LinkSource(url):
-                from index.extract import fetch_article_sync
+                from verbatim.index.extract import fetch_article_sync
 
                 return fetch_article_sync(url, self.settings)
         raise TypeError(f"not a source: {source!r}")
@@ -125,7 +125,7 @@ class Engine:
     async def draft_async(self, source: Source) -> ArticleDraft:
         """`draft` for an event loop: a link is fetched on the loop, the rest runs in a worker thread."""
         if isinstance(source, LinkSource):
-            from index.extract import fetch_article
+            from verbatim.index.extract import fetch_article
 
             return await fetch_article(source.url, self.settings)
         return await asyncio.to_thread(self.draft, source)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from bot import wording
-from index.models import ArticleSummary
-from index.storage import AddResult
-from retrieval.models import Answer, Citation
+from verbatim.bot import wording
+from verbatim.index.models import ArticleSummary
+from verbatim.index.storage import AddResult
+from verbatim.retrieval.models import Answer, Citation
 
 # C0 and C1 controls but line breaks and tabs, and DEL: what a terminal would act on rather than show.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.models import ArticleDraft
+from verbatim.index.models import ArticleDraft
 
 
 @dataclass(frozen=True)

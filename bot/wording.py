@@ -3,7 +3,7 @@ HTML for Telegram) only formats it."""
 
 from __future__ import annotations
 
-from retrieval.models import Citation
+from verbatim.retrieval.models import Citation
 
 UNTITLED = "Untitled"
 NO_ANSWER = "I couldn't find an answer to that in the articles of this chat."

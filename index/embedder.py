@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-
-from index.errors import VerbatimError
+from verbatim.index.errors import VerbatimError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

@@ -23,10 +23,9 @@ import trafilatura
 from courlan import extract_domain
 from lxml.etree import _Element
 from trafilatura.utils import load_html
-
-from index.errors import FetchError
-from index.models import ArticleDraft
-from index.web import FetchedPage, FetchSettings, fetch_url, parse_url
+from verbatim.index.errors import FetchError
+from verbatim.index.models import ArticleDraft
+from verbatim.index.web import FetchedPage, FetchSettings, fetch_url, parse_url
 
 __all__ = [
     "MAX_ELEMENTS",

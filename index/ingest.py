@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
-
-from index.errors import InputError
-from index.models import ArticleDraft
+from verbatim.index.errors import InputError
+from verbatim.index.models import ArticleDraft
 
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown", ".rst", ""}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
@@ -59,7 +58,7 @@ def draft_from_text(
 
 
 def draft_from_html(html: str, *, url: str | None, max_chars: int, source: str) -> ArticleDraft:
-    from index.extract import extract_article  # trafilatura is slow to import; only pages need it
+    from verbatim.index.extract import extract_article  # trafilatura is slow to import; only pages need it
 
     draft = extract_article(html, url or "")
     check_text(draft.text, max_chars)

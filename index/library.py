@@ -13,21 +13,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from index.embedder import Embedder
-from index.errors import (
+from verbatim.index.embedder import Embedder
+from verbatim.index.errors import (
     CollectionFullError,
     InputError,
     ModelMismatchError,
     NotFoundError,
     StorageError,
 )
-from index.faults import crash_point
-from index.models import Article, ArticleDraft, ArticleSummary, Sentence, Span
-from index.segment import split_sentences
-from index.storage import AddResult, ContextRow, LexicalHit
-from index.store import Store, article_id_for, id_taken, text_fingerprint
-from index.vectors import VectorIndex
+from verbatim.index.faults import crash_point
+from verbatim.index.models import Article, ArticleDraft, ArticleSummary, Sentence, Span
+from verbatim.index.segment import split_sentences
+from verbatim.index.storage import AddResult, ContextRow, LexicalHit
+from verbatim.index.store import Store, article_id_for, id_taken, text_fingerprint
+from verbatim.index.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-
-from index.embedder import resolve_model_path
-from index.errors import VerbatimError
+from verbatim.index.embedder import resolve_model_path
+from verbatim.index.errors import VerbatimError
 
 if TYPE_CHECKING:
     import torch

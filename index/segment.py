@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from index.models import Span
+from verbatim.index.models import Span
 
 # Titles and other abbreviations that are almost never the end of a sentence.
 _NEVER_FINAL = frozenset(

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 import numpy as np
-
-from index.models import Article, ArticleDraft, ArticleSummary, Sentence
+from verbatim.index.models import Article, ArticleDraft, ArticleSummary, Sentence
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from index.errors import DuplicateIdError, StorageError, VerbatimError
-from index.models import Article, ArticleDraft, ArticleSummary, Sentence, Span
-from index.storage import ContextRow, LexicalHit
-from index.text import term_string, words
+from verbatim.index.errors import DuplicateIdError, StorageError, VerbatimError
+from verbatim.index.models import Article, ArticleDraft, ArticleSummary, Sentence, Span
+from verbatim.index.storage import ContextRow, LexicalHit
+from verbatim.index.text import term_string, words
 
 SCHEMA_VERSION = "1"
 

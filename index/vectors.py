@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from index.errors import ModelMismatchError
-from index.faults import crash_point
+from verbatim.index.errors import ModelMismatchError
+from verbatim.index.faults import crash_point
 
 # faiss and torch each ship an OpenMP runtime whose idle threads spin for about 5 ms after every parallel
 # region by default (GOMP_SPINCOUNT=300000). On 2 cores the encoder's spinning thread then holds the

@@ -30,8 +30,7 @@ from http import HTTPStatus
 from typing import Protocol
 
 import httpx
-
-from index.errors import FetchError
+from verbatim.index.errors import FetchError
 
 
 class FetchSettings(Protocol):

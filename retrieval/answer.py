@@ -7,9 +7,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from index.models import Article, Sentence
-from retrieval.models import Answer, Citation, Reason
-from retrieval.ranking import Scored
+from verbatim.index.models import Article, Sentence
+from verbatim.retrieval.models import Answer, Citation, Reason
+from verbatim.retrieval.ranking import Scored
 
 log = logging.getLogger(__name__)
 

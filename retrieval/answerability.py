@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from retrieval import weights
-from retrieval.features import FEATURE_NAMES
-from retrieval.ranking import Scored
+from verbatim.retrieval import weights
+from verbatim.retrieval.features import FEATURE_NAMES
+from verbatim.retrieval.ranking import Scored
 
 # The ranker features this model reads, and the sign its weight must keep: more evidence
 # may never lower the confidence, a missing or contradicted word never raise it. Without the signs the

@@ -7,9 +7,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-
-from index.storage import ContextRow, LexicalHit
-from retrieval.features import CandidateContext
+from verbatim.index.storage import ContextRow, LexicalHit
+from verbatim.retrieval.features import CandidateContext
 
 # BM25 scores every sentence that holds any of the searched terms, so a question's most common terms
 # are left out of the lexical search once the rarer ones already match this many sentences. They add

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from index.text import stem
+from verbatim.index.text import stem
 
 _NEGATIONS = frozenset(
     "not no never none nobody nothing neither nor without cannot unable fail failed fails refused refuse "

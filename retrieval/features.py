@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from itertools import pairwise
 
-from index.models import Sentence
-from index.text import content_terms, stem, term_string, words
-from retrieval.contrast import antonym_clash, is_negated, negation_mismatch, opposable
+from verbatim.index.models import Sentence
+from verbatim.index.text import content_terms, stem, term_string, words
+from verbatim.retrieval.contrast import antonym_clash, is_negated, negation_mismatch, opposable
 
 FEATURE_NAMES = (
     "dense",

@@ -10,9 +10,8 @@ from functools import cached_property
 from itertools import combinations
 
 import numpy as np
-
-from retrieval import weights
-from retrieval.features import FEATURE_NAMES, CandidateContext, QuestionInfo, features
+from verbatim.retrieval import weights
+from verbatim.retrieval.features import FEATURE_NAMES, CandidateContext, QuestionInfo, features
 
 # Features whose meaning depends on another ("a close dense match counts for more when the rare words
 # are there too"): the model also weighs the product of every pair of them. On the held-out SQuAD half

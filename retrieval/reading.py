@@ -14,8 +14,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from retrieval import weights
-from retrieval.ranking import Scored
+from verbatim.retrieval import weights
+from verbatim.retrieval.ranking import Scored
 
 
 @dataclass(frozen=True)

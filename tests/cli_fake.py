@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot import cli
-from bot.engine import Engine
+from verbatim.bot import cli
+from verbatim.bot.engine import Engine
+
 from tests.fakes import HashingEmbedder
 
 

@@ -6,12 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from bot.answering import Answerer
-from bot.settings import Settings
-from index.embedder import SentenceTransformerEmbedder
-from index.library import Library
-from index.reader import BundledReader
+from verbatim.bot.answering import Answerer
+from verbatim.bot.settings import Settings
+from verbatim.index.embedder import SentenceTransformerEmbedder
+from verbatim.index.library import Library
+from verbatim.index.reader import BundledReader
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -60,4 +59,4 @@ def verbatim_env(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-VERBATIM = [sys.executable, "-m", "bot.cli"]
+VERBATIM = [sys.executable, "-m", "verbatim.bot.cli"]

@@ -15,17 +15,17 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.engine import QuoteContext, QuoteRef
-from bot.settings import Settings
-from bot.sources import DraftSource, FileSource, LinkSource, Source, TextSource, UploadSource
-from index.errors import InputError, NotFoundError
-from index.ingest import draft_from_bytes, draft_from_file, draft_from_text
-from index.models import Article, ArticleDraft, ArticleSummary, Sentence
-from index.segment import split_sentences
-from index.storage import AddResult
-from index.store import article_id_for, text_fingerprint
-from retrieval.answer import refusal
-from retrieval.models import Answer, Citation
+from verbatim.bot.engine import QuoteContext, QuoteRef
+from verbatim.bot.settings import Settings
+from verbatim.bot.sources import DraftSource, FileSource, LinkSource, Source, TextSource, UploadSource
+from verbatim.index.errors import InputError, NotFoundError
+from verbatim.index.ingest import draft_from_bytes, draft_from_file, draft_from_text
+from verbatim.index.models import Article, ArticleDraft, ArticleSummary, Sentence
+from verbatim.index.segment import split_sentences
+from verbatim.index.storage import AddResult
+from verbatim.index.store import article_id_for, text_fingerprint
+from verbatim.retrieval.answer import refusal
+from verbatim.retrieval.models import Answer, Citation
 
 LINKED_TITLE = "North pier to close after storm damage"
 # What every link "holds": a page about the north pier (a URL containing "broken" cannot be fetched).

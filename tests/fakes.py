@@ -5,8 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
-
-from index.text import words
+from verbatim.index.text import words
 
 
 class HashingEmbedder:

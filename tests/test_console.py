@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from verbatim.bot.console import HELP, handle_line
+from verbatim.bot.engine import Engine
+from verbatim.bot.settings import Settings
+from verbatim.index.embedder import SentenceTransformerEmbedder
 
-from bot.console import HELP, handle_line
-from bot.engine import Engine
-from bot.settings import Settings
-from index.embedder import SentenceTransformerEmbedder
 from tests.conftest import SEED_ARTICLE
 
 pytestmark = pytest.mark.slow  # the real model

@@ -7,11 +7,10 @@ from collections.abc import Iterator
 from datetime import date
 
 import pytest
-
-from bot.settings import Settings
-from index import extract
-from index.errors import FetchError
-from index.extract import (
+from verbatim.bot.settings import Settings
+from verbatim.index import extract
+from verbatim.index.errors import FetchError
+from verbatim.index.extract import (
     NO_ARTICLE,
     STUB_NOTICE,
     count_sentences,
@@ -21,6 +20,7 @@ from index.extract import (
     fetch_article_sync,
     stub_phrase,
 )
+
 from tests.sites import FakeSite
 
 PARAGRAPHS = [

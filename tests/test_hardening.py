@@ -20,18 +20,24 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+import verbatim.bot.cli
 from typer.testing import CliRunner, Result
+from verbatim.bot.cli import app
+from verbatim.bot.engine import Engine
+from verbatim.bot.telegram.serve import NOT_THE_BOT_API
+from verbatim.index.errors import (
+    CollectionFullError,
+    DuplicateIdError,
+    InputError,
+    NotFoundError,
+    StorageError,
+)
+from verbatim.index.ingest import decode_bytes, draft_from_bytes, drafts_from_jsonl
+from verbatim.index.library import Library
+from verbatim.index.models import ArticleDraft
+from verbatim.index.segment import split_sentences
+from verbatim.index.vectors import VectorIndex, leftovers
 
-import bot.cli
-from bot.cli import app
-from bot.engine import Engine
-from bot.telegram.serve import NOT_THE_BOT_API
-from index.errors import CollectionFullError, DuplicateIdError, InputError, NotFoundError, StorageError
-from index.ingest import decode_bytes, draft_from_bytes, drafts_from_jsonl
-from index.library import Library
-from index.models import ArticleDraft
-from index.segment import split_sentences
-from index.vectors import VectorIndex, leftovers
 from tests import cli_fake
 from tests.conftest import ROOT, VERBATIM, verbatim_env
 from tests.fakes import HashingEmbedder
@@ -70,7 +76,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)  # no .env of the developer's
     monkeypatch.setenv("VERBATIM_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(bot.cli, "_engine", cli_fake.engine)
+    monkeypatch.setattr(verbatim.bot.cli, "_engine", cli_fake.engine)
     runner = CliRunner()
 
     def invoke(*args: str, stdin: str | None = None) -> Result:
@@ -327,7 +333,7 @@ def test_read_only_opening_reads_and_refuses_changes(tmp_path: Path, monkeypatch
     lib.close()
     for path in (tmp_path / "d" / "vectors").iterdir():
         path.unlink()  # so the vectors have to be rebuilt, in memory only
-    monkeypatch.setattr("index.store._may_write", lambda path: False)
+    monkeypatch.setattr("verbatim.index.store._may_write", lambda path: False)
     lib = Library(tmp_path / "d", embedder)
     try:
         assert lib.read_only
@@ -356,7 +362,7 @@ def test_a_full_disk_during_a_bulk_import_stops_with_a_summary(
     cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cli("add", "-", stdin="A first note. It makes the database.")
-    monkeypatch.setattr(bot.cli, "_engine", _filling_up)
+    monkeypatch.setattr(verbatim.bot.cli, "_engine", _filling_up)
     articles: list[dict[str, object]] = [
         {
             "id": f"r{n}",

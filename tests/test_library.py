@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from verbatim.bot.answering import Answerer
+from verbatim.index.errors import DuplicateIdError, InputError, ModelMismatchError, NotFoundError
+from verbatim.index.library import Library
+from verbatim.index.models import ArticleDraft
 
-from bot.answering import Answerer
-from index.errors import DuplicateIdError, InputError, ModelMismatchError, NotFoundError
-from index.library import Library
-from index.models import ArticleDraft
 from tests.fakes import HashingEmbedder
 
 pytestmark = pytest.mark.slow  # the real model

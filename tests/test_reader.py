@@ -7,12 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from bot.engine import Engine
-from bot.settings import Settings
-from bot.sources import TextSource
-from index.embedder import SentenceTransformerEmbedder
-from index.reader import BundledReader, CrossEncoderReader, load_reader
+from verbatim.bot.engine import Engine
+from verbatim.bot.settings import Settings
+from verbatim.bot.sources import TextSource
+from verbatim.index.embedder import SentenceTransformerEmbedder
+from verbatim.index.reader import BundledReader, CrossEncoderReader, load_reader
 
 pytestmark = pytest.mark.slow
 
@@ -72,8 +71,7 @@ def test_any_local_cross_encoder_can_read(tmp_path: Path) -> None:
     """A sentence-transformers CrossEncoder saved to a folder (here: a fresh head on the bundled base,
     so the test needs no download) is loaded by path and scores every pair."""
     from sentence_transformers import CrossEncoder
-
-    from index.embedder import resolve_model_path
+    from verbatim.index.embedder import resolve_model_path
 
     CrossEncoder(resolve_model_path("all-MiniLM-L6-v2"), num_labels=1).save(str(tmp_path / "ce"))
     reader = load_reader(str(tmp_path / "ce"))

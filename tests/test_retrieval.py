@@ -5,19 +5,19 @@ from __future__ import annotations
 import json
 
 import pytest
+from verbatim.bot.answering import Answerer
+from verbatim.bot.plain import render_answer
+from verbatim.index.library import Library
+from verbatim.index.models import Article, ArticleDraft, Sentence
+from verbatim.index.text import words
+from verbatim.retrieval import reading
+from verbatim.retrieval.answer import by_share, compose_answer, list_end, merge_adjacent
+from verbatim.retrieval.candidates import lexical_terms
+from verbatim.retrieval.contrast import antonym_clash, negation_mismatch
+from verbatim.retrieval.features import CandidateContext, question_info
+from verbatim.retrieval.models import Citation
+from verbatim.retrieval.ranking import Scored, rank
 
-from bot.answering import Answerer
-from bot.plain import render_answer
-from index.library import Library
-from index.models import Article, ArticleDraft, Sentence
-from index.text import words
-from retrieval import reading
-from retrieval.answer import by_share, compose_answer, list_end, merge_adjacent
-from retrieval.candidates import lexical_terms
-from retrieval.contrast import antonym_clash, negation_mismatch
-from retrieval.features import CandidateContext, question_info
-from retrieval.models import Citation
-from retrieval.ranking import Scored, rank
 from tests.conftest import SHARED
 
 

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from index.segment import MAX_SENTENCE_CHARS, split_sentences
+from verbatim.index.segment import MAX_SENTENCE_CHARS, split_sentences
 
 
 def texts(sample: str) -> list[str]:

@@ -6,10 +6,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 from telegram import Chat, Message, MessageEntity, MessageOriginChannel, MessageOriginUser, User
-
-from bot.telegram.access import addressed_question, collection_for, is_anonymous_admin, strip_mention
-from bot.telegram.posts import command_rest, post_draft, sole_link
-from index.errors import InputError
+from verbatim.bot.telegram.access import addressed_question, collection_for, is_anonymous_admin, strip_mention
+from verbatim.bot.telegram.posts import command_rest, post_draft, sole_link
+from verbatim.index.errors import InputError
 
 BOT = User(1, "Verbatim", is_bot=True, username="VerbatimTestBot")
 ADA = User(42, "Ada", is_bot=False)

@@ -18,18 +18,18 @@ import httpx
 import pytest
 from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes
+from verbatim.bot.engine import Engine
+from verbatim.bot.settings import Settings
+from verbatim.bot.telegram.access import collection_for
+from verbatim.bot.telegram.app import build_application
+from verbatim.bot.telegram.render import ADDING, SORRY, TELEGRAM_LIMIT
+from verbatim.bot.telegram.serve import running
+from verbatim.index.embedder import SentenceTransformerEmbedder
+from verbatim.index.ingest import draft_from_text
+from verbatim.index.models import Article, ArticleDraft, ArticleSummary
+from verbatim.index.segment import MAX_SENTENCE_CHARS
+from verbatim.retrieval import reading
 
-from bot.engine import Engine
-from bot.settings import Settings
-from bot.telegram.access import collection_for
-from bot.telegram.app import build_application
-from bot.telegram.render import ADDING, SORRY, TELEGRAM_LIMIT
-from bot.telegram.serve import running
-from index.embedder import SentenceTransformerEmbedder
-from index.ingest import draft_from_text
-from index.models import Article, ArticleDraft, ArticleSummary
-from index.segment import MAX_SENTENCE_CHARS
-from retrieval import reading
 from tests.conftest import SEED_ARTICLE
 from tests.fake_telegram import (
     GROUP_ANONYMOUS_BOT_ID,
@@ -624,7 +624,7 @@ def test_errors_are_logged_and_the_bot_carries_on(
         fake.user_says(USER, USER, "/help")
         assert "/delete N" in ((await bot.reply(USER)).text or "")
 
-    with caplog.at_level(logging.INFO, logger="bot.telegram"):
+    with caplog.at_level(logging.INFO, logger="verbatim.bot.telegram"):
         play(
             fake, engine, scenario, setup=lambda app: app.add_handler(CommandHandler("boom", boom), group=-1)
         )

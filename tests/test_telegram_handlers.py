@@ -16,18 +16,18 @@ from dataclasses import dataclass
 import pytest
 from pydantic import SecretStr
 from telegram.ext import Application
+from verbatim.bot import wording
+from verbatim.bot.answering import MAX_QUESTION_CHARS
+from verbatim.bot.engine import QuoteRef
+from verbatim.bot.settings import Settings
+from verbatim.bot.sources import LinkSource, TextSource
+from verbatim.bot.telegram.access import collection_for
+from verbatim.bot.telegram.app import build_application
+from verbatim.bot.telegram.render import ADDING, PRIVATE_ADD_HINT, SORRY, TITLE_LIMIT
+from verbatim.bot.telegram.serve import running
+from verbatim.index.models import Article, ArticleDraft
+from verbatim.index.segment import split_sentences
 
-from bot import wording
-from bot.answering import MAX_QUESTION_CHARS
-from bot.engine import QuoteRef
-from bot.settings import Settings
-from bot.sources import LinkSource, TextSource
-from bot.telegram.access import collection_for
-from bot.telegram.app import build_application
-from bot.telegram.render import ADDING, PRIVATE_ADD_HINT, SORRY, TITLE_LIMIT
-from bot.telegram.serve import running
-from index.models import Article, ArticleDraft
-from index.segment import split_sentences
 from tests.fake_engine import LINKED_TITLE, FakeEngine
 from tests.fake_telegram import BotMessage, FakeTelegram, FakeTelegramTimeout
 
@@ -341,7 +341,7 @@ def test_an_unexpected_engine_failure_is_logged_and_the_user_told(
         await bot.silence(USER)
         assert len(fake.bot_messages(USER)) == 4
 
-    with caplog.at_level(logging.INFO, logger="bot.telegram"):
+    with caplog.at_level(logging.INFO, logger="verbatim.bot.telegram"):
         play(fake, engine, scenario)
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert [str(r.exc_info[1]) for r in errors if r.exc_info] == [

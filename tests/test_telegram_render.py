@@ -7,10 +7,9 @@ from datetime import UTC, datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from bot.engine import QuoteContext, QuoteRef
-from bot.telegram import render
-from bot.telegram.render import (
+from verbatim.bot.engine import QuoteContext, QuoteRef
+from verbatim.bot.telegram import render
+from verbatim.bot.telegram.render import (
     CALLBACK_DATA_LIMIT,
     TELEGRAM_LIMIT,
     answer_messages,
@@ -22,9 +21,10 @@ from bot.telegram.render import (
     split_html,
     visible_length,
 )
-from bot.wording import NO_ANSWER
-from index.models import Article, Sentence
-from retrieval.models import Answer, Citation
+from verbatim.bot.wording import NO_ANSWER
+from verbatim.index.models import Article, Sentence
+from verbatim.retrieval.models import Answer, Citation
+
 from tests.fake_telegram import parse_html, utf16_len
 
 

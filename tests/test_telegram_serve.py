@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from verbatim.bot.telegram.serve import NO_TOKEN, REJECTED_TOKEN
 
-from bot.telegram.serve import NO_TOKEN, REJECTED_TOKEN
 from tests.conftest import ROOT, SEED_ARTICLE, VERBATIM, verbatim_env
 from tests.fake_telegram import FakeTelegram
 

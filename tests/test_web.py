@@ -17,11 +17,10 @@ from typing import Any
 
 import httpx
 import pytest
-
-from bot.settings import Settings
-from index import web
-from index.errors import FetchError
-from index.web import (
+from verbatim.bot.settings import Settings
+from verbatim.index import web
+from verbatim.index.errors import FetchError
+from verbatim.index.web import (
     decode_body,
     fetch_url,
     fetch_url_sync,
@@ -29,6 +28,7 @@ from index.web import (
     parse_url,
     resolve_public_addresses,
 )
+
 from tests.sites import FakeSite
 
 PAGE = "<html><head><title>T</title></head><body><p>Hello from the fake site.</p></body></html>"

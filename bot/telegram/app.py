@@ -25,10 +25,9 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-
-from bot.settings import Settings
-from bot.telegram.handlers import EngineLike, Handlers
-from bot.telegram.render import SOURCES_PREFIX
+from verbatim.bot.settings import Settings
+from verbatim.bot.telegram.handlers import EngineLike, Handlers
+from verbatim.bot.telegram.render import SOURCES_PREFIX
 
 log = logging.getLogger(__name__)
 

@@ -18,22 +18,21 @@ from telegram import Document, Message, Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
-
-from bot import wording
-from bot.answering import MAX_QUESTION_CHARS
-from bot.sources import DraftSource, LinkSource, Source, TextSource, UploadSource, as_link
-from bot.telegram import render
-from bot.telegram.access import addressed_question, collection_for, is_admin, is_group, may_add
-from bot.telegram.posts import command_rest, message_text, post_draft, sole_link
-from index.errors import InputError, VerbatimError
-from index.ingest import HTML_SUFFIXES, TEXT_SUFFIXES
+from verbatim.bot import wording
+from verbatim.bot.answering import MAX_QUESTION_CHARS
+from verbatim.bot.sources import DraftSource, LinkSource, Source, TextSource, UploadSource, as_link
+from verbatim.bot.telegram import render
+from verbatim.bot.telegram.access import addressed_question, collection_for, is_admin, is_group, may_add
+from verbatim.bot.telegram.posts import command_rest, message_text, post_draft, sole_link
+from verbatim.index.errors import InputError, VerbatimError
+from verbatim.index.ingest import HTML_SUFFIXES, TEXT_SUFFIXES
 
 if TYPE_CHECKING:
-    from bot.engine import QuoteContext, QuoteRef
-    from bot.settings import Settings
-    from index.models import ArticleDraft, ArticleSummary
-    from index.storage import AddResult
-    from retrieval.models import Answer
+    from verbatim.bot.engine import QuoteContext, QuoteRef
+    from verbatim.bot.settings import Settings
+    from verbatim.index.models import ArticleDraft, ArticleSummary
+    from verbatim.index.storage import AddResult
+    from verbatim.retrieval.models import Answer
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 
 from telegram import Message, MessageEntity, MessageOriginChannel
-
-from bot.sources import as_link
-from index.ingest import derive_title, draft_from_text
-from index.models import ArticleDraft
+from verbatim.bot.sources import as_link
+from verbatim.index.ingest import derive_title, draft_from_text
+from verbatim.index.models import ArticleDraft
 
 _COMMAND = re.compile(r"^/[A-Za-z0-9_]+(?:@[A-Za-z0-9_]+)?(?:\s+|$)")
 POST_TITLE_LIMIT = 200

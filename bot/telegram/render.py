@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-
-from bot import wording
-from bot.engine import QuoteContext, QuoteRef, refs_of
-from bot.plain import article_lines
-from index.errors import VerbatimError
-from index.models import ArticleSummary, Sentence
-from index.storage import AddResult
-from retrieval.models import Answer, Citation
+from verbatim.bot import wording
+from verbatim.bot.engine import QuoteContext, QuoteRef, refs_of
+from verbatim.bot.plain import article_lines
+from verbatim.index.errors import VerbatimError
+from verbatim.index.models import ArticleSummary, Sentence
+from verbatim.index.storage import AddResult
+from verbatim.retrieval.models import Answer, Citation
 
 TELEGRAM_LIMIT = 4096
 CALLBACK_DATA_LIMIT = 64

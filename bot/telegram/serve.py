@@ -13,10 +13,9 @@ from urllib.parse import urlsplit
 
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application
-
-from bot.settings import Settings
-from bot.telegram.app import ALLOWED_UPDATES, build_application
-from bot.telegram.handlers import EngineLike
+from verbatim.bot.settings import Settings
+from verbatim.bot.telegram.app import ALLOWED_UPDATES, build_application
+from verbatim.bot.telegram.handlers import EngineLike
 
 log = logging.getLogger(__name__)
 
@@ -165,4 +164,4 @@ def redact_token(token: str) -> None:
         if not isinstance(handler.formatter, _RedactingFormatter):
             handler.setFormatter(_RedactingFormatter(handler.formatter or logging.Formatter(), token))
     # What the bot itself says is worth seeing by default: it is a long-running service.
-    logging.getLogger("bot").setLevel(logging.INFO)
+    logging.getLogger("verbatim").setLevel(logging.INFO)
