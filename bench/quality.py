@@ -412,7 +412,7 @@ def main() -> None:
 
     model = reading.fitted_model()
     print(f"\nWith the reader ({reader.name}; reads the ranker's top {model.read_top})")
-    print(f"{'':<36}{'top-1':>10}{'top-3':>10}{'answered':>10}{'right':>10}{'joined':>10}")
+    print(f"{'':<36}{'top-1':>10}{'top-3':>10}{'answered':>10}{'right':>10}{'joined':>10}{'quotes':>10}")
     for name, group in (("SQuAD v1.1 dev, all", pools), ("SQuAD v1.1 dev, held-out half", held_out)):
         print(stage.format_row(name, stage.summary(stage.outcomes(group, cached, model, hit))))
     for name, group in (

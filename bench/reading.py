@@ -77,11 +77,12 @@ class Outcome:
     top1: bool  # the reranked best sentence holds the answer (ranking, whatever the decision)
     top3: bool
     joined: bool
+    quotes: int  # passages quoted when answered
 
 
 def replay(pool: Pool, reader: Reader, model: ReadingModel, hit: Hit) -> Outcome:
     if not pool.contexts:
-        return Outcome(False, False, 0.0, False, False, False)
+        return Outcome(False, False, 0.0, False, False, False, 0)
     items = ranked(pool)
     passages, best = read_passages(reader, model, pool.question.text, items, 3)
     conf = confidence(best, answer_probability(pool), model)
@@ -95,6 +96,7 @@ def replay(pool: Pool, reader: Reader, model: ReadingModel, hit: Hit) -> Outcome
         top1=hit(pool, [order[0].context.sentence]),
         top3=any(hit(pool, [s.context.sentence]) for s in order[:3]),
         joined=len(first.sentences) > 1,
+        quotes=len(passages),
     )
 
 
@@ -215,6 +217,7 @@ def summary(outcomes: Sequence[Outcome]) -> dict[str, float]:
         "top1": sum(o.top1 for o in outcomes) / n,
         "top3": sum(o.top3 for o in outcomes) / n,
         "joined": sum(o.joined for o in outcomes) / n,
+        "quotes": sum(o.quotes for o in outcomes if o.answered) / max(sum(o.answered for o in outcomes), 1),
     }
 
 
@@ -224,5 +227,5 @@ def outcomes(pools: Sequence[Pool], reader: Reader, model: ReadingModel, hit: Hi
 
 def format_row(name: str, values: dict[str, Any]) -> str:
     return f"{name:<36}" + "".join(
-        f"{values[k]:>10.3f}" for k in ("top1", "top3", "answered", "right", "joined")
+        f"{values[k]:>10.3f}" for k in ("top1", "top3", "answered", "right", "joined", "quotes")
     )

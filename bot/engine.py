@@ -146,6 +146,10 @@ class Engine:
     def delete(self, collection: str, ref: str) -> ArticleSummary:
         return self.storage.delete(collection, ref)
 
+    def move_collection(self, old: str, new: str) -> int:
+        """Move every article of `old` into `new` (a chat that got a new id); returns how many moved."""
+        return self.storage.move_collection(old, new)
+
     def context(self, collection: str, refs: Sequence[QuoteRef]) -> list[QuoteContext]:
         """Each quote with the sentence before and after it; quotes whose article is gone are left out."""
         storage = self.storage

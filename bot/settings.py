@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -63,6 +63,20 @@ class Settings(BaseSettings):
     rate_limit_overall_per_s: float = 30.0
     rate_limit_group_per_min: float = 20.0
     rate_limit_max_retries: int = 2
+    # NoDecode: the environment gives "1, -1002" (comma-separated), not JSON.
+    allowed_chats: Annotated[frozenset[int], NoDecode] = Field(
+        default=frozenset(), description="chat ids the bot serves (comma-separated); empty: every chat"
+    )
+    adds_per_user_per_hour: int = Field(
+        default=30, ge=0, description="articles (and link fetches) one user may add an hour; 0: no limit"
+    )
+
+    @field_validator("allowed_chats", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return frozenset(int(part) for part in value.replace(";", ",").split(",") if part.strip())
+        return value
 
     def resolved_data_dir(self) -> Path:
         return self.data_dir.expanduser()

@@ -361,6 +361,28 @@ class Library:
             self._save_vectors(collection)
         return article
 
+    def move_collection(self, old: str, new: str) -> int:
+        """Move every article of `old` into `new` (a Telegram group that became a supergroup); returns
+        how many moved. Idempotent: moving an empty or unknown collection moves nothing. Articles `new`
+        already holds are kept once. The vector files of both are dropped and rebuilt from SQLite on
+        next use: cheaper to write than a merge, and a migration happens once in a chat's life."""
+        if old == new:
+            return 0
+        self._refuse_writes()
+        first, second = sorted((old, new))
+        with self._lock(first), self._lock(second):
+            if not self.store.list_articles(old):
+                return 0
+            with self.store.transaction() as conn:
+                moved, _generation = self.store.move_collection(conn, old, new)
+            for name in (old, new):
+                self._vectors.pop(name, None)
+                self._counts.pop(name, None)
+                for suffix in (".faiss", ".json"):
+                    self._vector_path(name).with_suffix(suffix).unlink(missing_ok=True)
+        log.info("moved %d articles from %r to %r", moved, old, new)
+        return moved
+
     # -- search -----------------------------------------------------------------------------------
 
     def embed_query(self, text: str) -> np.ndarray:

@@ -581,6 +581,46 @@ class Store:
             ).fetchall()
         return [LexicalHit(int(r[0]), float(r[1])) for r in rows]
 
+    # -- moving a collection ----------------------------------------------------------------------
+
+    def move_collection(self, conn: sqlite3.Connection, old: str, new: str) -> tuple[int, int]:
+        """Move every article of `old` into `new`, inside the caller's transaction; returns the articles
+        moved and `new`'s generation. An article `new` already holds (same id or text) stays as `new`
+        has it and `old`'s copy is dropped; sentence ids do not change, so quotes remembered under `old`
+        are found under `new`. `old` is left empty, its generation bumped, so no cache of it stays valid."""
+        clashes = conn.execute(
+            "SELECT o.id FROM articles o WHERE o.collection = ? AND EXISTS (SELECT 1 FROM articles n"
+            " WHERE n.collection = ? AND (n.id = o.id OR n.text_hash = o.text_hash))",
+            (old, new),
+        ).fetchall()
+        for row in clashes:
+            self.delete_article(conn, old, str(row["id"]))
+        # The new name's row first (articles reference it), at a generation past both names': no index
+        # cached under either matches it, so every process rebuilds.
+        generation = max(self._bump(conn, new), self.generation_in(conn, old) + 1)
+        conn.execute("UPDATE collections SET generation = ? WHERE name = ?", (generation, new))
+        moved = conn.execute("UPDATE articles SET collection = ? WHERE collection = ?", (new, old)).rowcount
+        conn.execute("UPDATE sentences SET collection = ? WHERE collection = ?", (new, old))
+        conn.execute(
+            "INSERT INTO term_df(collection, term, df) SELECT ?, term, df FROM term_df WHERE collection = ?"
+            " ON CONFLICT(collection, term) DO UPDATE SET df = df + excluded.df",
+            (new, old),
+        )
+        conn.execute("DELETE FROM term_df WHERE collection = ?", (old,))
+        conn.execute(
+            "UPDATE collections SET created_at = min(created_at,"
+            " coalesce((SELECT created_at FROM collections WHERE name = ?), created_at)) WHERE name = ?",
+            (old, new),
+        )
+        if self.generation_in(conn, old):
+            self._bump(conn, old)
+        return moved, generation
+
+    @staticmethod
+    def generation_in(conn: sqlite3.Connection, collection: str) -> int:
+        row = conn.execute("SELECT generation FROM collections WHERE name = ?", (collection,)).fetchone()
+        return 0 if row is None else int(row["generation"])
+
 
 _SUMMARY_COLUMNS = "id, collection, title, url, author, published, source, added_at, sentence_count"
 

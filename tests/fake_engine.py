@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,6 +51,8 @@ class FakeEngine:
         self.sentences: dict[str, list[Sentence]] = {}  # article id -> its sentences, in order
         self._next_sentence_id = 1
         self._lock = threading.Lock()  # handlers call in from worker threads
+        # Awaited by `draft_async` before it drafts: a test makes a fetch slow (or waits on an event).
+        self.before_draft: Callable[[Source], Awaitable[None]] | None = None
 
     def called(self, method: str) -> list[tuple[Any, ...]]:
         """The arguments of each call to `method`, oldest first."""
@@ -91,6 +93,8 @@ class FakeEngine:
 
     async def draft_async(self, source: Source) -> ArticleDraft:
         self._record("draft_async", source)
+        if self.before_draft is not None:
+            await self.before_draft(source)
         return self._draft(source)
 
     def add(self, collection: str, source: Source | ArticleDraft) -> AddResult:
@@ -138,6 +142,25 @@ class FakeEngine:
             articles.remove(found)
             del self.sentences[found.id]
         return _summary(found)
+
+    def move_collection(self, old: str, new: str) -> int:
+        """As the library does it: `old`'s articles join `new`'s (one copy of each), in the order added."""
+        self._record("move_collection", old, new)
+        with self._lock:
+            if old == new or not self._articles.get(old):
+                return 0
+            target = self._articles.setdefault(new, [])
+            moved = 0
+            for article in self._articles.pop(old):
+                fingerprint = text_fingerprint(article.text)
+                if any(a.id == article.id or text_fingerprint(a.text) == fingerprint for a in target):
+                    if all(a.id != article.id for a in target):  # sentences are kept by article id
+                        del self.sentences[article.id]
+                    continue
+                target.append(article.model_copy(update={"collection": new}))
+                moved += 1
+            target.sort(key=lambda a: a.added_at)
+        return moved
 
     def context(self, collection: str, refs: Sequence[QuoteRef]) -> list[QuoteContext]:
         """Each quote with the sentence before and after it; quotes whose article is gone are left out."""

@@ -85,6 +85,26 @@ MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_INLINE_BUTTONS = 100
+MAX_INLINE_RESULTS = 50
+MAX_INLINE_RESULT_ID_BYTES = 64
+MAX_INLINE_QUERY_LENGTH = 256
+_INLINE_RESULT_TYPES = frozenset(
+    {
+        "article",
+        "photo",
+        "gif",
+        "mpeg4_gif",
+        "video",
+        "audio",
+        "voice",
+        "document",
+        "location",
+        "venue",
+        "contact",
+        "game",
+        "sticker",
+    }
+)
 MAX_DOWNLOAD_SIZE = 20 * 1024 * 1024
 
 _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]{35}$")
@@ -165,11 +185,14 @@ def _now() -> int:
 class ApiError(Exception):
     """An error answer of the Bot API (``{"ok": false, ...}``)."""
 
-    def __init__(self, code: int, description: str, *, record: bool = True) -> None:
+    def __init__(
+        self, code: int, description: str, *, record: bool = True, parameters: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
         self.record = record
+        self.parameters = parameters  # ResponseParameters: migrate_to_chat_id, retry_after
 
 
 def _bad(description: str) -> ApiError:
@@ -293,6 +316,7 @@ class _Chat:
     admin_info: dict[int, dict[str, Any]] = field(default_factory=dict)
     next_message_id: int = 1
     blocked: bool = False
+    migrated_to: int | None = None  # a group upgraded to this supergroup: the old id answers 400
 
     def public(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "type": self.type}
@@ -974,6 +998,7 @@ _API_METHODS = (
     "editMessageReplyMarkup",
     "deleteMessage",
     "answerCallbackQuery",
+    "answerInlineQuery",
     "sendChatAction",
     "getChat",
     "getChatMember",
@@ -1002,6 +1027,7 @@ class FakeTelegram:
         bot_id: int | None = None,
         strict_html_entities: bool = True,
         privacy_mode: bool = False,
+        inline_mode: bool = False,
     ) -> None:
         if not _TOKEN_RE.match(token):
             raise ValueError(f"not a well-formed bot token: {token!r}")
@@ -1011,6 +1037,8 @@ class FakeTelegram:
         self.first_name = first_name
         self.strict_html_entities = strict_html_entities
         self.privacy_mode = privacy_mode
+        self.inline_mode = inline_mode
+        """Inline mode switched on in @BotFather: only then do users' inline queries reach the bot."""
 
         self._cond = threading.Condition(threading.RLock())
         self._httpd: _Server | None = None
@@ -1035,6 +1063,8 @@ class FakeTelegram:
         self._file_counter = 0
         self._callback_queries: dict[str, dict[str, Any]] = {}
         self._callback_counter = 0
+        self._inline_queries: dict[str, dict[str, Any]] = {}
+        self._inline_counter = 0
         self._calls: list[CallRecord] = []
         self._expectations: list[_Expectation] = []
         self.errors: list[ErrorRecord] = []
@@ -1452,6 +1482,125 @@ class FakeTelegram:
             self._push_update("callback_query", query)
             return query_id
 
+    def upgrade_group(
+        self,
+        chat_id: int,
+        new_chat_id: int,
+        user_id: int,
+        *,
+        first: str = "to",
+        announce: Iterable[str] = ("to", "from"),
+    ) -> None:
+        """A group becomes a supergroup (Telegram does this when, say, its history is made visible):
+        ``new_chat_id`` is created with the group's title and members, the old id answers every call with
+        400 and ``migrate_to_chat_id``, and the two service messages arrive: ``migrate_to_chat_id`` in the
+        old chat and ``migrate_from_chat_id`` in the new one, ``first`` (``"to"`` or ``"from"``) first.
+        ``announce`` leaves one out (Telegram gives no order, and a bot may miss one)."""
+        if first not in ("to", "from"):
+            raise ValueError('first is "to" or "from"')
+        with self._cond:
+            old = self._require_chat(chat_id)
+            if old.type != "group":
+                raise ValueError("only basic groups are upgraded")
+            if new_chat_id in self._chats or not str(new_chat_id).startswith("-100"):
+                raise ValueError("the supergroup's id is new and starts with -100")
+            user = self._require_user(user_id)
+            new = _Chat(id=new_chat_id, type="supergroup", title=old.title)
+            new.members = dict(old.members)
+            new.admin_info = copy.deepcopy(old.admin_info)
+            self._chats[new_chat_id] = new
+            to_old = self._new_message(old, user)
+            to_old["migrate_to_chat_id"] = new_chat_id
+            from_new = self._new_message(new, user)
+            from_new["migrate_from_chat_id"] = chat_id
+            old.migrated_to = new_chat_id
+            messages = {"to": (old, to_old), "from": (new, from_new)}
+            for kind in (first, "from" if first == "to" else "to"):
+                chat, message = messages[kind]
+                self._messages[(chat.id, message["message_id"])] = copy.deepcopy(message)
+                if kind in announce:
+                    self._push_update("message", message)
+
+    def user_edits(self, chat_id: int, message_id: int, text: str) -> dict[str, Any]:
+        """The user edits their text message: pushes an ``edited_message`` update; returns the message."""
+        if not text or utf16_len(text) > MAX_TEXT_LENGTH:
+            raise ValueError("a Telegram text message has 1..4096 UTF-16 code units")
+        with self._cond:
+            message = self._messages.get((chat_id, message_id))
+            if message is None or "text" not in message or message.get("from", {}).get("id") == self.bot_id:
+                raise ValueError(f"no text message {message_id} of a user in chat {chat_id}")
+            message["text"] = text
+            message.pop("entities", None)
+            detected = detect_entities(text)
+            if detected:
+                message["entities"] = detected
+            message["edit_date"] = _now()
+            self._push_update("edited_message", message)
+            return copy.deepcopy(message)
+
+    def user_sends_photo(
+        self, chat_id: int, user_id: int, data: bytes = b"\xff\xd8fake-jpeg", caption: str | None = None
+    ) -> dict[str, Any]:
+        """A user sends a photo (Telegram's sizes: one here), with an optional caption."""
+        with self._cond:
+            stored = self._store_file(data, None, "image/jpeg", "photos", ext=".jpg")
+            size = {
+                "file_id": stored.file_id,
+                "file_unique_id": stored.file_unique_id,
+                "width": 90,
+                "height": 60,
+                "file_size": len(data),
+            }
+            return self._user_media(chat_id, user_id, "photo", [size], caption, None, None, False)
+
+    def user_sends_sticker(self, chat_id: int, user_id: int, emoji: str = "👍") -> dict[str, Any]:
+        with self._cond:
+            stored = self._store_file(b"RIFFfake-webp", None, "image/webp", "stickers", ext=".webp")
+            sticker = {
+                "file_id": stored.file_id,
+                "file_unique_id": stored.file_unique_id,
+                "type": "regular",
+                "width": 512,
+                "height": 512,
+                "is_animated": False,
+                "is_video": False,
+                "emoji": emoji,
+            }
+            return self._user_media(chat_id, user_id, "sticker", sticker, None, None, None, False)
+
+    def user_inline_query(self, user_id: int, query: str, *, chat_type: str = "sender") -> str:
+        """A user types ``@bot query`` (in the chat of ``chat_type``); pushes an ``inline_query`` update
+        and returns its id (see :meth:`inline_answer`). Needs ``inline_mode``, as Telegram does."""
+        if not self.inline_mode:
+            raise ValueError(
+                "inline mode is off (FakeTelegram(inline_mode=True)): Telegram would not send it"
+            )
+        if utf16_len(query) > MAX_INLINE_QUERY_LENGTH:
+            raise ValueError("inline queries have at most 256 characters")
+        if chat_type not in ("sender", "private", "group", "supergroup", "channel"):
+            raise ValueError(f"unknown chat_type {chat_type!r}")
+        with self._cond:
+            user = self._require_user(user_id)
+            self._inline_counter += 1
+            query_id = f"{self.bot_id}{self._inline_counter:09d}"
+            payload = {
+                "id": query_id,
+                "from": copy.deepcopy(user),
+                "query": query,
+                "offset": "",
+                "chat_type": chat_type,
+            }
+            self._inline_queries[query_id] = {"query": payload, "answer": None}
+            self._push_update("inline_query", payload)
+            return query_id
+
+    def inline_answer(self, query_id: str) -> dict[str, Any] | None:
+        """The bot's answerInlineQuery for the query (results parsed, with each text's visible form and
+        entities as ``message_text`` / ``entities``), or None before it answered."""
+        with self._cond:
+            entry = self._inline_queries.get(query_id)
+            return copy.deepcopy(entry["answer"]) if entry else None
+
     # ---------------------------------------------------------------- inspection
 
     def bot_messages(self, chat_id: int, *, include_deleted: bool = True) -> list[BotMessage]:
@@ -1645,6 +1794,8 @@ class FakeTelegram:
         anonymous: bool,
     ) -> tuple[_Chat, dict[str, Any]]:
         chat = self._require_chat(chat_id)
+        if chat.migrated_to is not None:
+            raise ValueError(f"chat {chat_id} became the supergroup {chat.migrated_to}; write there")
         anonymous = anonymous or user_id == GROUP_ANONYMOUS_BOT_ID
         if anonymous:
             if chat.type not in ("group", "supergroup"):
@@ -1834,7 +1985,9 @@ class FakeTelegram:
                 self.errors.append(ErrorRecord(method, params, err.description, err.code))
                 self._calls.append(CallRecord(method, params, False, err.description))
                 self._cond.notify_all()
-        body = {"ok": False, "error_code": err.code, "description": err.description}
+        body: dict[str, Any] = {"ok": False, "error_code": err.code, "description": err.description}
+        if err.parameters:
+            body["parameters"] = err.parameters
         return err.code, "application/json", _json_bytes(body)
 
     # ---------------------------------------------------------------- internals: validation
@@ -1857,6 +2010,12 @@ class FakeTelegram:
             chat = self._chats.get(int(value))
         if chat is None:
             raise _bad("chat not found")
+        if chat.migrated_to is not None:
+            raise ApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                parameters={"migrate_to_chat_id": chat.migrated_to},
+            )
         return chat
 
     def _check_can_send(self, chat: _Chat) -> None:
@@ -2166,7 +2325,7 @@ class FakeTelegram:
             **self.bot_user,
             "can_join_groups": True,
             "can_read_all_group_messages": not self.privacy_mode,
-            "supports_inline_queries": False,
+            "supports_inline_queries": self.inline_mode,
             "can_connect_to_business": False,
             "has_main_web_app": False,
         }
@@ -2439,6 +2598,72 @@ class FakeTelegram:
             raise _bad("MESSAGE_TOO_LONG")
         entry["answer"] = _loggable(p.values)
         return True
+
+    def _api_answerinlinequery(self, p: _Params) -> Any:
+        query_id = p.string("inline_query_id")
+        if not query_id:
+            raise _bad("inline_query_id is empty")
+        entry = self._inline_queries.get(query_id)
+        if entry is None or entry["answer"] is not None:
+            raise _bad("query is too old and response timeout expired or query ID is invalid")
+        results = p.json("results")
+        if not isinstance(results, list):
+            raise _bad("can't parse inline query results JSON object")
+        if len(results) > MAX_INLINE_RESULTS:
+            raise _bad("RESULTS_TOO_MUCH")
+        seen: set[str] = set()
+        shown = [self._inline_result(result, seen) for result in results]
+        cache_time = p.integer("cache_time", 300)
+        if cache_time is None or cache_time < 0:
+            raise _bad("cache_time must be non-negative")
+        next_offset = p.string("next_offset", "") or ""
+        if len(next_offset.encode()) > 64:
+            raise _bad("NEXT_OFFSET_INVALID")
+        button = p.json("button")
+        if button is not None:
+            start = button.get("start_parameter") if isinstance(button, dict) else None
+            if not isinstance(button, dict) or not button.get("text"):
+                raise _bad("can't parse InlineQueryResultsButton JSON object")
+            if "web_app" not in button and not (
+                isinstance(start, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", start)
+            ):
+                raise _bad("START_PARAM_INVALID")
+        entry["answer"] = {
+            "results": shown,
+            "cache_time": cache_time,
+            "is_personal": p.boolean("is_personal"),
+            "next_offset": next_offset,
+            "button": copy.deepcopy(button),
+        }
+        return True
+
+    def _inline_result(self, result: Any, seen: set[str]) -> dict[str, Any]:
+        """Check one InlineQueryResult as Telegram does; the article's text as a chat would show it."""
+        if not isinstance(result, dict) or result.get("type") not in _INLINE_RESULT_TYPES:
+            raise _bad("RESULT_TYPE_INVALID")
+        result_id = result.get("id")
+        if not isinstance(result_id, str) or not 1 <= len(result_id.encode()) <= MAX_INLINE_RESULT_ID_BYTES:
+            raise _bad("RESULT_ID_INVALID")
+        if result_id in seen:
+            raise _bad("RESULT_ID_DUPLICATE")
+        seen.add(result_id)
+        shown = copy.deepcopy(result)
+        if result.get("reply_markup") is not None:
+            self._validate_reply_markup(_Params({"reply_markup": result["reply_markup"]}, {}))
+        if result["type"] != "article":
+            return shown
+        if not isinstance(result.get("title"), str) or not result["title"].strip():
+            raise _bad("RESULT_TITLE_EMPTY")
+        content = result.get("input_message_content")
+        if not isinstance(content, dict) or "message_text" not in content:
+            raise _bad("can't parse InputMessageContent: message_text must be non-empty")
+        values = {"text": content["message_text"]}
+        for key in ("parse_mode", "entities"):
+            if content.get(key) is not None:
+                values[key] = content[key]
+        text, entities = self._format_text(_Params(values, {}), "text", "entities", caption=False)
+        shown["input_message_content"] = {**content, "message_text": text, "entities": entities}
+        return shown
 
     def _api_sendchataction(self, p: _Params) -> Any:
         chat = self._resolve_chat(p)

@@ -328,8 +328,10 @@ def test_sources_button_and_command_show_the_context(fake: FakeTelegram, make_en
         assert (context.text or "").startswith(SEED_TITLE)
         cited = context.entity_texts("bold")
         assert any(cites_the_veto(b) for b in cited)
-        [block] = quoted(context)
-        assert len(block) > len(next(b for b in cited if cites_the_veto(b)))  # the neighbours are there
+        # One block a quote; the one around the veto sentence holds its neighbours too.
+        assert len(quoted(context)) == len(quoted(answer))
+        block = next(b for b in quoted(context) if cites_the_veto(b))
+        assert len(block) > len(next(b for b in cited if cites_the_veto(b)))
         fake.user_says(USER, USER, "/sources")
         again = await bot.reply(USER)
         assert again.text == context.text
@@ -548,9 +550,22 @@ def test_only_admins_delete_in_groups(fake: FakeTelegram, make_engine: Any) -> N
         assert refused.text == "Only the group's admins can delete articles."
         assert len(bot.articles(GROUP)) == 3
         fake.user_says(GROUP, ADMIN, "/delete 1")
-        assert (await bot.reply(GROUP)).text == f"Deleted “{SEED_TITLE}”."
+        confirm = await bot.reply(GROUP)
+        assert confirm.text == f"Delete “{SEED_TITLE}”?"
+        fake.press_button(GROUP, ADMIN, confirm.message_id, text="Delete")
+        await fake.async_wait_until(
+            lambda: fake.bot_message(GROUP, confirm.message_id).text == f"Deleted “{SEED_TITLE}”.",
+            what="the deletion",
+        )
         fake.user_says(GROUP, ANON_ADMIN, "/delete@VerbatimTestBot 1", anonymous=True)
-        assert (await bot.reply(GROUP)).text == "Deleted “Note 0”."
+        confirm = await bot.reply(GROUP)
+        assert confirm.text == "Delete “Note 0”?"
+        # An anonymous admin presses as the person they are; set_admins made them an admin.
+        fake.press_button(GROUP, ANON_ADMIN, confirm.message_id, text="Delete")
+        await fake.async_wait_until(
+            lambda: fake.bot_message(GROUP, confirm.message_id).text == "Deleted “Note 0”.",
+            what="the deletion",
+        )
         assert [a.title for a in bot.articles(GROUP)] == ["Note 1"]
         # Adding is open to members by default.
         fake.user_says(GROUP, USER, "/add A member's note. It is short but it counts.")

@@ -67,7 +67,12 @@ async def is_admin(bot: Bot, message: Message) -> bool:
         return True
     if message.sender_chat is not None or message.from_user is None:
         return False  # a channel posting in the group is nobody's admin
-    member = await bot.get_chat_member(message.chat.id, message.from_user.id)
+    return await is_member_admin(bot, message.chat.id, message.from_user.id)
+
+
+async def is_member_admin(bot: Bot, chat_id: int, user_id: int) -> bool:
+    """Whether the user administers the group (who pressed a button: presses are never anonymous)."""
+    member = await bot.get_chat_member(chat_id, user_id)
     return member.status in ADMIN_STATUSES
 
 

@@ -22,17 +22,25 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     Defaults,
+    InlineQueryHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from verbatim.bot.settings import Settings
-from verbatim.bot.telegram.handlers import EngineLike, Handlers
+from verbatim.bot.telegram.handlers import (
+    DELETE_HASHED_PREFIX,
+    DELETE_PREFIX,
+    KEEP_DATA,
+    EngineLike,
+    Handlers,
+)
 from verbatim.bot.telegram.render import SOURCES_PREFIX
 
 log = logging.getLogger(__name__)
 
 # Only what the bot handles; Telegram then does not send the rest at all.
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY]
 
 PRIVATE_COMMANDS = [
     BotCommand("add", "Add an article: /add TEXT or LINK"),
@@ -102,9 +110,13 @@ def build_application(settings: Settings, engine: EngineLike) -> Application:  #
 
 
 def add_handlers(app: Application, handlers: Handlers) -> None:  # type: ignore[type-arg]
-    new = filters.UpdateType.MESSAGE  # edited messages are not asked again
+    new = filters.UpdateType.MESSAGE
+    edited = filters.UpdateType.EDITED_MESSAGE  # only private questions are asked again
     private = filters.ChatType.PRIVATE
     groups = filters.ChatType.GROUPS
+    # Before anything else (group -1 is left to callers): chats not served stop here.
+    app.add_handler(TypeHandler(Update, handlers.gate), group=-2)
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.migrate))
     commands: dict[str, Any] = {
         "start": handlers.start,
         "help": handlers.help,
@@ -117,12 +129,22 @@ def add_handlers(app: Application, handlers: Handlers) -> None:  # type: ignore[
     # CommandHandler answers `/cmd` and `/cmd@ThisBot` and ignores `/cmd@OtherBot`.
     for name, callback in commands.items():
         app.add_handler(CommandHandler(name, callback, filters=new))
+    app.add_handler(InlineQueryHandler(handlers.inline_query))
     app.add_handler(CallbackQueryHandler(handlers.sources_button, pattern=f"^{SOURCES_PREFIX}"))
+    deleting = f"^({DELETE_PREFIX}|{DELETE_HASHED_PREFIX}|{KEEP_DATA}$)"
+    app.add_handler(CallbackQueryHandler(handlers.delete_button, pattern=deleting))
     app.add_handler(MessageHandler(new & groups & filters.Document.ALL & _AddCaption(), handlers.add))
     app.add_handler(MessageHandler(new & private & filters.COMMAND, handlers.unknown_command))
     app.add_handler(MessageHandler(new & private & filters.Document.ALL, handlers.private_document))
     app.add_handler(MessageHandler(new & private & filters.FORWARDED, handlers.private_forward))
     app.add_handler(MessageHandler(new & private & filters.TEXT & ~filters.COMMAND, handlers.private_text))
+    app.add_handler(MessageHandler(edited & private & filters.TEXT & ~filters.COMMAND, handlers.private_text))
+    # A photo (or video, voice note) with a caption: the caption is the question or the link.
+    app.add_handler(MessageHandler(new & private & filters.CAPTION, handlers.private_text))
+    # Stickers, photos without a caption, voice notes: nothing to read or add.
+    app.add_handler(
+        MessageHandler(new & private & ~filters.TEXT & ~filters.StatusUpdate.ALL, handlers.private_other)
+    )
     app.add_handler(MessageHandler(new & groups & filters.TEXT & ~filters.COMMAND, handlers.group_text))
     app.add_error_handler(handlers.on_error)
 

@@ -13,7 +13,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InlineQueryResultsButton,
+    InputTextMessageContent,
+)
 from verbatim.bot import wording
 from verbatim.bot.engine import QuoteContext, QuoteRef, refs_of
 from verbatim.bot.plain import article_lines
@@ -26,6 +32,7 @@ TELEGRAM_LIMIT = 4096
 CALLBACK_DATA_LIMIT = 64
 SOURCES_PREFIX = "src:"
 TITLE_LIMIT = 300
+INLINE_TITLE_LIMIT = 100  # a result's title and description show on a line or two
 
 # Telegram wording. In a chat, pasted text is a question, so the hints name the ways that add.
 PRIVATE_ADD_HINT = (
@@ -58,7 +65,7 @@ HELP_PRIVATE = (
     "A link, a .txt/.md/.html file, a forwarded channel post or a pasted text of over 1,000 characters "
     "is added too.\n"
     "/list: the articles of this chat, numbered\n"
-    "/delete N: delete article number N\n"
+    "/delete N: delete article N of the last /list (asks first)\n"
     "/sources: the sentences around the last answer's quotes\n"
     "/ask QUESTION: ask explicitly\n"
     "/help: this help"
@@ -67,7 +74,7 @@ HELP_GROUP = (
     "Ask with /ask QUESTION, by mentioning me, or by replying to one of my messages.\n\n"
     "/add TEXT or LINK: add an article (or reply /add to a message, file or forwarded post)\n"
     "/list: this group's articles, numbered\n"
-    "/delete N: delete article number N (group admins only)\n"
+    "/delete N: delete article N of the last /list (group admins; asks first)\n"
     "/sources: the sentences around the last answer's quotes\n"
     "/help: this help"
 )
@@ -406,3 +413,41 @@ def deleted_html(article: ArticleSummary) -> str:
 
 def error_html(error: VerbatimError) -> str:
     return escape(shorten(str(error), 1000))
+
+
+# -- inline mode ------------------------------------------------------------------------------------------
+
+
+def inline_results(answer: Answer) -> list[InlineQueryResultArticle]:
+    """`@Bot question` in any chat: one result a quote (the question in bold over the quote and its
+    source, which is what the chat sees when one is picked); a refusal is one result that says so."""
+    if answer.answered and answer.citations:
+        return [
+            _inline_article(f"q{n}", answer.model_copy(update={"citations": [c]}), c.text, c.title)
+            for n, c in enumerate(answer.citations, start=1)
+        ]
+    if answer.reason == "empty_collection":
+        title, description = wording.EMPTY_COLLECTION, "Send me articles in our private chat first."
+    else:
+        title, description = "No answer in your articles", wording.NO_ANSWER_HINT
+    return [_inline_article("none", answer, title, description)]
+
+
+def _inline_article(result_id: str, answer: Answer, title: str, description: str) -> InlineQueryResultArticle:
+    header = f"<b>{escape(shorten(answer.question, 300))}</b>"
+    limit = TELEGRAM_LIMIT - visible_length(header) - 1
+    body = answer_messages(answer, group=True, limit=limit)[0].html
+    return InlineQueryResultArticle(
+        id=result_id,
+        title=shorten(wording.title_of(title), INLINE_TITLE_LIMIT),
+        description=shorten(wording.title_of(description), INLINE_TITLE_LIMIT),
+        input_message_content=InputTextMessageContent(f"{header}\n{body}"),
+    )
+
+
+def inline_button(answer: Answer) -> InlineQueryResultsButton | None:
+    """Over the results of someone with no articles: a button into the private chat, where they add some
+    (it opens with /start)."""
+    if answer.reason != "empty_collection":
+        return None
+    return InlineQueryResultsButton(text="Add articles in our private chat", start_parameter="inline")
