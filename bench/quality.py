@@ -320,7 +320,13 @@ class PoolUnpickler(pickle.Unpickler):
         # A cache written while this file ran as a script names its classes under __main__, and one
         # written before the packages moved under `verbatim.` names them at the top.
         if module == "__main__":
-            module = "bench.quality"
+            import importlib
+
+            module = next(
+                m
+                for m in ("__main__", "bench.quality", "bench.news")
+                if hasattr(importlib.import_module(m), name)
+            )
         elif module.split(".")[0] in {"bot", "index", "retrieval"}:
             module = f"verbatim.{module}"
         return super().find_class(module, name)

@@ -124,6 +124,17 @@ def read_passages(
     joined = reader.score(question, [(context.title, f"{a.text} {b.text}") for _, (a, b) in pairs])
     joined_readings = {side: float(r) for (side, _), r in zip(pairs, joined.tolist(), strict=True)}
     side = reading.choose_join(best.reading, list(joined_readings.items()), model)
+    if side is None:
+        # The name asked for is in the neighbour: quote both, unless the reader reads them worse.
+        side = next(
+            (
+                name
+                for name, (a, b) in pairs
+                if joined_readings[name] >= best.reading
+                and reading.name_next_door(question, sentence.text, (a if name == "prev" else b).text)
+            ),
+            None,
+        )
     sentences: tuple[Sentence, ...] = (sentence,)
     score = best.reading
     if side is not None:

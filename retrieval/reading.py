@@ -11,6 +11,7 @@ of SQuAD, SQuAD 2.0 and the 2024 news questions, and writes it into `weights.jso
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -72,6 +73,33 @@ def choose_join(single: float, joined: Sequence[tuple[str, float]], model: Readi
         return None
     side, best = max(joined, key=lambda pair: pair[1])
     return side if best >= single + model.join_margin else None
+
+
+# Questions that ask for a name: "who", "which show", "what is the name of".
+_ASKS_NAME = re.compile(r"\b(who|whom|whose|which|what (is|was) the name)\b", re.IGNORECASE)
+_CAPITALISED = re.compile(r"\b[A-Z][\w'’-]+")
+# Capitalised for other reasons than being a name: sentence openers, calendar words.
+_NOT_NAMES = frozenset(
+    """The A An It Its He She His Her They Their This That These Those There Here In On At For But And
+    As If When While After Before According Mr Mrs Ms Dr Monday Tuesday Wednesday Thursday Friday
+    Saturday Sunday January February March April May June July August September October November
+    December""".split()
+)
+
+
+def _new_names(question: str, text: str) -> set[str]:
+    asked = question.lower()
+    return {w for w in _CAPITALISED.findall(text) if w not in _NOT_NAMES and w.lower() not in asked}
+
+
+def name_next_door(question: str, sentence: str, neighbour: str) -> bool:
+    """A question asking for a name, a best sentence that names nobody new ("the wildly popular drama
+    is green lit…"), and a neighbour that does: the answer sits next door."""
+    return (
+        _ASKS_NAME.search(question) is not None
+        and not _new_names(question, sentence)
+        and bool(_new_names(question, neighbour))
+    )
 
 
 def supporting(reads: Sequence[Read], top_reading: float, model: ReadingModel, limit: int) -> list[Read]:

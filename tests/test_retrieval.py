@@ -170,6 +170,15 @@ def test_the_reader_reorders_the_ranker_and_a_neighbour_joins_only_when_it_reads
     assert 0 < low < 0.5 < high < 1
 
 
+def test_a_name_asked_for_that_sits_in_the_neighbour_joins_it() -> None:
+    question = "Which wildly popular show was green lit for a second season?"
+    before = "“Harbour Lights” is officially coming back."
+    best = "The network announced Sunday that the wildly popular drama is green lit for a second season."
+    assert reading.name_next_door(question, best, before)
+    assert not reading.name_next_door("When was it green lit?", best, before)  # no name asked for
+    assert not reading.name_next_door(question, f"Harbour Lights: {best}", before)  # named already
+
+
 SEED = SHARED / "eval" / "seed"
 
 
@@ -181,10 +190,7 @@ def test_every_seed_question_is_answered_from_its_evidence_or_refused(
     for line in (SEED / "articles.jsonl").read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
         library.add("seed", ArticleDraft(id=record["id"], title=record["title"], text=record["text"]))
-    seed_questions = [json.loads(line) for line in (SEED / "questions.jsonl").read_text().splitlines()]
-    # A plain question people ask in a group, refused before the reader.
-    kirby = {"question": "what did Kirby say?", "answers": ["Kirby told reporters"], "answerable": True}
-    for q in [*seed_questions, kirby]:
+    for q in [json.loads(line) for line in (SEED / "questions.jsonl").read_text().splitlines()]:
         answer = answerer.ask("seed", q["question"])
         if q["answerable"]:
             assert answer.answered, q["question"]
