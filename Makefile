@@ -9,7 +9,7 @@ TORCH_INDEX ?=
 DEMO_ARTICLE := examples/article.txt
 DEMO_DIR := .demo-data
 
-.PHONY: setup demo test test-fast lint bench-quality bench-news bench-speed bench-extraction train-reader clean
+.PHONY: setup demo test test-fast lint bench-quality bench-news bench-speed bench-extraction bench-load train-reader clean
 
 setup: $(VENV)/.installed
 
@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 
 demo: setup
 	$(BIN)/verbatim --data-dir $(DEMO_DIR) add $(DEMO_ARTICLE)
-	$(BIN)/verbatim --data-dir $(DEMO_DIR) ask "why was the pier closed?"
+	$(BIN)/verbatim --data-dir $(DEMO_DIR) ask "How much will the repairs cost?"
 
 test: setup
 	$(BIN)/python -m pytest -q
@@ -53,6 +53,11 @@ bench-speed: setup
 
 bench-extraction: setup
 	$(BIN)/python -m bench.extraction
+
+# 200 chats at once through the real Application and a fake Bot API (about 2-5 minutes on 2 cores);
+# `$(BIN)/python -m bench.load --engine fake` checks the harness alone in seconds.
+bench-load: setup
+	$(BIN)/python -m bench.load
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) *.egg-info
