@@ -11,6 +11,7 @@ its place, and `off` runs without one. Like the embedder, it loads once, lazily,
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -103,7 +104,9 @@ class BundledReader:
 
     def __init__(self, weights: Path = BUNDLED_WEIGHTS, *, torch_threads: int | None = None) -> None:
         self.weights = weights
-        self.name = f"verbatim-reader:{weights.name}"
+        # Names the exact weights, so an answer says which reader decided it.
+        digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:8] if weights.is_file() else "missing"
+        self.name = f"verbatim-reader-minilm@{digest}"
         self._torch_threads = torch_threads
         self._lock = threading.Lock()
         self._network: Any = None
@@ -205,9 +208,6 @@ class CrossEncoderReader:
                         "Models are never downloaded at run time.",
                     ) from exc
         return self._model
-
-    def warm_up(self) -> None:
-        self._load()
 
     def score(self, question: str, passages: Sequence[tuple[str, str]]) -> np.ndarray:
         if not passages:
