@@ -109,6 +109,7 @@ class BundledReader:
         self.name = f"verbatim-reader-minilm@{digest}"
         self._torch_threads = torch_threads
         self._lock = threading.Lock()
+        self._tokenize_lock = threading.Lock()
         self._network: Any = None
         self._tokenizer: Any = None
 
@@ -150,14 +151,17 @@ class BundledReader:
         import torch
 
         network, tokenizer = self._load()
-        batch = tokenizer(
-            [question] * len(passages),
-            [passage_text(title, text) for title, text in passages],
-            truncation="longest_first",
-            max_length=MAX_TOKENS,
-            padding=True,
-            return_tensors="pt",
-        )
+        # A fast tokenizer sets its truncation and padding on the shared Rust object at each call:
+        # two threads at once fail with "Already borrowed", so one tokenizes at a time.
+        with self._tokenize_lock:
+            batch = tokenizer(
+                [question] * len(passages),
+                [passage_text(title, text) for title, text in passages],
+                truncation="longest_first",
+                max_length=MAX_TOKENS,
+                padding=True,
+                return_tensors="pt",
+            )
         with torch.inference_mode():
             logits = network(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
         return logits.float().numpy().astype(np.float32)
