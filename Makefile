@@ -54,7 +54,7 @@ bench-speed: setup
 bench-extraction: setup
 	$(BIN)/python -m bench.extraction
 
-# 200 chats at once through the real Application and a fake Bot API (about 2-5 minutes on 2 cores);
+# 200 chats at once through the real Application and a fake Bot API (about 1.5 minutes on 2 cores);
 # `$(BIN)/python -m bench.load --engine fake` checks the harness alone in seconds.
 bench-load: setup
 	$(BIN)/python -m bench.load

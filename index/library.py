@@ -102,6 +102,7 @@ class Library:
         recorded = self.store.get_meta("dim")
         if recorded is None:
             self.store.set_meta("model", self.embedder.name)
+            crash_point("meta:after-model")  # the model recorded, its dimension not yet
             self.store.set_meta("dim", str(dim))
         elif int(recorded) != dim:
             raise ModelMismatchError(
@@ -354,6 +355,8 @@ class Library:
         with self._lock(collection):
             with self.store.transaction() as conn:
                 ids, generation = self.store.delete_article(conn, collection, article.id)
+                crash_point("delete:before-commit")
+            crash_point("delete:after-commit")  # SQLite changed, the vector file not yet
             index = self._vectors.get(collection)
             if index is not None and index.generation == generation - 1:
                 # Removed in place when the index can; else _save_vectors rebuilds it from SQLite.
@@ -447,6 +450,7 @@ class Library:
         )
         if index is None:
             index = self._rebuild(collection, generation)
+            crash_point("rebuild:before-save")
             self._write_vectors(collection, index)
         self._vectors[collection] = index
         return index

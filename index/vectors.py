@@ -149,9 +149,15 @@ class VectorIndex:
             # Written by FAISS straight to the file: serialising in memory first would hold two more
             # copies of the index (3 GB more at a million sentences).
             _atomic_write(base.with_suffix(".faiss"), write_index)
+            # The new vectors in place under the old manifest: its checksum no longer matches them.
+            crash_point("vectors:before-manifest")
             manifest = Manifest(self.model, self.dim, self.generation, len(self), self.kind, sha256=digest[0])
             text = json.dumps(manifest.__dict__, indent=1)
-            _atomic_write(base.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text))
+            _atomic_write(
+                base.with_suffix(".json"),
+                lambda tmp: Path(tmp).write_text(text),
+                crash_at="vectors:manifest-before-rename",
+            )
 
     @classmethod
     def load(cls, base: Path, model: str, generation: int, *, read_only: bool = False) -> VectorIndex | None:
@@ -256,15 +262,18 @@ def _file_lock(base: Path, *, exclusive: bool, wait: bool = True, create: bool =
         os.close(fd)  # which releases the lock
 
 
-def _atomic_write(path: Path, write: Callable[[str], object]) -> None:
-    """`write(temporary path)`, fsync, then rename over `path`: readers see the old file or the new one."""
+def _atomic_write(
+    path: Path, write: Callable[[str], object], crash_at: str = "vectors:before-rename"
+) -> None:
+    """`write(temporary path)`, fsync, then rename over `path`: readers see the old file or the new one.
+    `crash_at` names the moment between the two for the crash tests (index.faults)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     os.close(fd)
     try:
         write(tmp)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
-        crash_point("vectors:before-rename")
+        crash_point(crash_at)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
