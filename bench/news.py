@@ -15,20 +15,19 @@ Indexing takes about 25 minutes on one core; later runs reuse bench/.cache/news.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from verbatim.bot.answering import Answerer
 from verbatim.bot.settings import Settings
 from verbatim.index.embedder import SentenceTransformerEmbedder
-from verbatim.index.library import Library
+from verbatim.index.library import DB_NAME, Library
 from verbatim.index.models import ArticleDraft
+from verbatim.retrieval.features import CandidateContext
 from verbatim.retrieval.models import Answer
 
 from bench.common import CACHE, EVAL, Timer, machine, normalise, read_jsonl
-from bench.quality import POOL_VERSION, Pool, PoolUnpickler, Question, by_bm25, by_dense, by_model
+from bench.quality import Pool, Question, by_bm25, by_dense, by_model, cached_pools
 
 NEWS = EVAL / "news-qa-2023-2026"
 LIBRARY = CACHE / "news"
@@ -106,22 +105,12 @@ def index_periods(library: Library) -> None:
 
 
 def news_pools(answerer: Answerer, collection: str, qs: list[NewsQuestion], tag: str) -> list[Pool]:
-    """Every question's retrieved candidates with a hit flag each; cached like bench/quality.py's."""
-    path = CACHE / f"pools-v{POOL_VERSION}-news-{tag}-{len(qs)}.pickle"
-    if path.exists():
-        with path.open("rb") as handle:
-            return PoolUnpickler(handle).load()  # type: ignore[no-any-return]
-    embedder = answerer.embedder
-    if isinstance(embedder, SentenceTransformerEmbedder):
-        embedder.embed_queries([q.text for q in qs])
-    pools = []
-    for q in qs:
-        info, contexts = answerer.candidates(collection, q.text)
-        hits = [is_hit(q, c.sentence.article_id, c.sentence.text) for c in contexts]
-        pools.append(Pool(q, info, contexts, hits))
-    with path.open("wb") as handle:
-        pickle.dump([dataclasses.replace(p, x=None) for p in pools], handle)
-    return pools
+    """Every question's retrieved candidates with a hit flag each, cached as bench/quality.py's are."""
+
+    def hits(q: NewsQuestion, contexts: Sequence[CandidateContext]) -> list[bool]:
+        return [is_hit(q, c.sentence.article_id, c.sentence.text) for c in contexts]
+
+    return cached_pools(answerer, collection, qs, hits, f"news-{tag}", LIBRARY / DB_NAME)
 
 
 def first_quote_right(q: NewsQuestion, answer: Answer) -> bool:

@@ -15,6 +15,7 @@ import itertools
 import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -103,14 +104,18 @@ def strict_hits(q: Question, contexts: Sequence[CandidateContext], texts: dict[s
     ]
 
 
-def gather(answerer: Answerer, collection: str, qs: list[Question], texts: dict[str, str]) -> list[Pool]:
+# Which of a question's candidates hold its answer.
+HitFlags = Callable[[Any, Sequence[CandidateContext]], list[bool]]
+
+
+def gather(answerer: Answerer, collection: str, qs: Sequence[Question], hits: HitFlags) -> list[Pool]:
     embedder = answerer.embedder
     if isinstance(embedder, SentenceTransformerEmbedder):
         embedder.embed_queries([q.text for q in qs])
     pools = []
     for q in qs:
         info, contexts = answerer.candidates(collection, q.text)
-        pools.append(Pool(q, info, contexts, strict_hits(q, contexts, texts)))
+        pools.append(Pool(q, info, contexts, hits(q, contexts)))
     return pools
 
 
@@ -333,16 +338,21 @@ class PoolUnpickler(pickle.Unpickler):
 
 
 def cached_pools(
-    answerer: Answerer, collection: str, qs: list[Question], texts: dict[str, str], tag: str
+    answerer: Answerer,
+    collection: str,
+    qs: Sequence[Question],
+    hits: HitFlags,
+    tag: str,
+    index: Path = CACHE / "quality" / "verbatim.sqlite3",
 ) -> list[Pool]:
-    """Retrieval results are cached per index state; delete bench/.cache to start afresh."""
-
+    """Retrieval results, cached until `index` (the database searched) changes; delete bench/.cache to
+    start afresh."""
     path = CACHE / f"pools-v{POOL_VERSION}-{tag}-{len(qs)}.pickle"
-    if path.exists() and path.stat().st_mtime > (CACHE / "quality" / "verbatim.sqlite3").stat().st_mtime:
+    if path.exists() and path.stat().st_mtime > index.stat().st_mtime:
         with path.open("rb") as handle:
             pools: list[Pool] = PoolUnpickler(handle).load()
         return pools
-    pools = gather(answerer, collection, qs, texts)
+    pools = gather(answerer, collection, qs, hits)
     with path.open("wb") as handle:
         pickle.dump([dataclasses.replace(p, x=None) for p in pools], handle)
     return pools
@@ -376,10 +386,14 @@ def main() -> None:
         squad_qs = squad_qs[: args.limit]
     unanswerable_qs = questions(SQUAD2 / "questions.jsonl")
     with Timer() as t:
-        pools = cached_pools(answerer, "squad", squad_qs, squad_texts, "squad")
-        unanswerable = cached_pools(answerer, "squad2", unanswerable_qs, squad2_texts, "squad2")
+        pools = cached_pools(answerer, "squad", squad_qs, partial(strict_hits, texts=squad_texts), "squad")
+        unanswerable = cached_pools(
+            answerer, "squad2", unanswerable_qs, partial(strict_hits, texts=squad2_texts), "squad2"
+        )
         # Every fifth SQuAD question asked of the seed article: off-topic questions to refuse.
-        off_topic = cached_pools(answerer, "seed", squad_qs[::5], seed_texts, "offtopic")
+        off_topic = cached_pools(
+            answerer, "seed", squad_qs[::5], partial(strict_hits, texts=seed_texts), "offtopic"
+        )
     print(
         f"retrieved candidates for {len(pools) + len(unanswerable) + len(off_topic)} questions"
         f" in {t.seconds:.0f} s"

@@ -122,23 +122,16 @@ def read_passages(
     if context.next is not None:
         pairs.append(("next", (sentence, context.next)))
     joined = reader.score(question, [(context.title, f"{a.text} {b.text}") for _, (a, b) in pairs])
-    joined_readings = {side: float(r) for (side, _), r in zip(pairs, joined.tolist(), strict=True)}
-    side = reading.choose_join(best.reading, list(joined_readings.items()), model)
-    if side is None:
-        # The name asked for is in the neighbour: quote both, unless the reader reads them worse.
-        side = next(
-            (
-                name
-                for name, (a, b) in pairs
-                if joined_readings[name] >= best.reading
-                and reading.name_next_door(question, sentence.text, (a if name == "prev" else b).text)
-            ),
-            None,
-        )
+    joins = [
+        reading.Join(side, (a if side == "prev" else b).text, float(r))
+        for (side, (a, b)), r in zip(pairs, joined.tolist(), strict=True)
+    ]
+    side = reading.choose_join(question, sentence.text, best.reading, joins, model)
     sentences: tuple[Sentence, ...] = (sentence,)
     score = best.reading
     if side is not None:
-        sentences, score = dict(pairs)[side], joined_readings[side]
+        sentences = dict(pairs)[side]
+        score = next(j.reading for j in joins if j.side == side)
     passages = [Passage(sentences, _probability(score))]
     for other in reading.supporting(reads, score, model, max_citations):
         if all(other.item.context.sentence.text != s.text for p in passages for s in p.sentences):

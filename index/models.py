@@ -43,6 +43,24 @@ class Article(ArticleSummary):
 
     text: str
 
+    @classmethod
+    def from_draft(
+        cls, draft: ArticleDraft, *, id: str, collection: str, added_at: datetime, sentence_count: int
+    ) -> Article:
+        """The article a draft becomes once stored under `id` in `collection`."""
+        return cls(
+            id=id,
+            collection=collection,
+            title=draft.title,
+            text=draft.text,
+            url=draft.url,
+            author=draft.author,
+            published=draft.published,
+            source=draft.source,
+            added_at=added_at,
+            sentence_count=sentence_count,
+        )
+
 
 class Span(BaseModel):
     """A sentence as character offsets into its article's text: `text[start:end]` is the sentence."""

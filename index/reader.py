@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -45,7 +45,8 @@ def passage_text(title: str, passage: str) -> str:
 
 
 class Reader(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def score(self, question: str, passages: Sequence[tuple[str, str]]) -> np.ndarray:
         """One float32 logit per (title, passage): higher reads as a better answer to `question`."""
@@ -104,14 +105,20 @@ class BundledReader:
 
     def __init__(self, weights: Path = BUNDLED_WEIGHTS, *, torch_threads: int | None = None) -> None:
         self.weights = weights
-        # Names the exact weights, so an answer says which reader decided it.
-        digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:8] if weights.is_file() else "missing"
-        self.name = f"verbatim-reader-minilm@{digest}"
         self._torch_threads = torch_threads
         self._lock = threading.Lock()
         self._tokenize_lock = threading.Lock()
         self._network: Any = None
         self._tokenizer: Any = None
+
+    @cached_property
+    def name(self) -> str:
+        """Names the exact weights, so an answer says which reader decided it. Hashed on first use,
+        not at start-up: `verbatim list` builds an engine and never reads."""
+        digest = (
+            hashlib.sha256(self.weights.read_bytes()).hexdigest()[:8] if self.weights.is_file() else "missing"
+        )
+        return f"verbatim-reader-minilm@{digest}"
 
     def _load(self) -> tuple[Any, Any]:
         with self._lock:

@@ -399,17 +399,8 @@ class Store:
                 "SELECT id FROM sentences WHERE article_seq = ? ORDER BY ordinal", (seq,)
             ).fetchall()
         ]
-        article = Article(
-            id=article_id,
-            collection=collection,
-            title=draft.title,
-            text=draft.text,
-            url=draft.url,
-            author=draft.author,
-            published=draft.published,
-            source=draft.source,
-            added_at=added_at,
-            sentence_count=len(spans),
+        article = Article.from_draft(
+            draft, id=article_id, collection=collection, added_at=added_at, sentence_count=len(spans)
         )
         return article, ids, generation
 

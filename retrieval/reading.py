@@ -39,6 +39,15 @@ def fitted_model() -> ReadingModel:
 
 
 @dataclass(frozen=True)
+class Join:
+    """The best sentence read together with a neighbour: which side, the neighbour's text, the reading."""
+
+    side: str  # "prev" or "next"
+    neighbour: str
+    reading: float
+
+
+@dataclass(frozen=True)
 class Read:
     """A candidate the reader read: its ranker entry, its reading, and the two combined."""
 
@@ -66,13 +75,21 @@ def confidence(reading: float, ranker_confidence: float, model: ReadingModel) ->
     return 1.0 / (1.0 + math.exp(-max(min(logit, 50.0), -50.0)))
 
 
-def choose_join(single: float, joined: Sequence[tuple[str, float]], model: ReadingModel) -> str | None:
-    """Which neighbour ("prev" or "next") to quote with the best sentence, if the two together read
-    clearly better than the sentence alone (its subject or its answer sits next door)."""
+def choose_join(
+    question: str, sentence: str, single: float, joined: Sequence[Join], model: ReadingModel
+) -> str | None:
+    """Which neighbour ("prev" or "next") to quote with the best sentence: the one whose joined passage
+    reads clearly better than the sentence alone, else one that holds the name the question asks for
+    while the sentence names nobody new, as long as the two together read no worse."""
     if not joined:
         return None
-    side, best = max(joined, key=lambda pair: pair[1])
-    return side if best >= single + model.join_margin else None
+    best = max(joined, key=lambda j: j.reading)
+    if best.reading >= single + model.join_margin:
+        return best.side
+    return next(
+        (j.side for j in joined if j.reading >= single and name_next_door(question, sentence, j.neighbour)),
+        None,
+    )
 
 
 # Questions that ask for a name: "who", "which show", "what is the name of".

@@ -212,17 +212,12 @@ class FakeEngine:
                 )
             )
             self._next_sentence_id += 1
-        article = Article(
+        article = Article.from_draft(
+            draft,
             id=article_id,
             collection=collection,
-            title=draft.title,
-            url=draft.url,
-            author=draft.author,
-            published=draft.published,
-            source=draft.source,
             added_at=datetime.now(UTC),
             sentence_count=len(sentences),
-            text=draft.text,
         )
         return article, sentences
 

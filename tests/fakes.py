@@ -35,3 +35,18 @@ class HashingEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
+
+
+# Two short articles written for the tests, about unrelated things.
+BRIDGE = (
+    "Harbour bridge closes for repairs\n"
+    "The city council closed the harbour bridge on Monday after engineers found cracks in two steel cables. "
+    "Repairs are expected to take six weeks and cost 4.2 million euros.\n"
+    "Ferries will run every ten minutes while the bridge is shut."
+)
+ORCHESTRA = (
+    "Orchestra names new conductor\n"
+    "The national orchestra appointed Maria Lindqvist as its principal conductor. "
+    "She will lead her first concert in September at the opera house.\n"
+    "Tickets go on sale next week."
+)

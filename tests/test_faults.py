@@ -24,20 +24,8 @@ from verbatim.index.models import ArticleDraft
 from verbatim.index.vectors import VectorIndex
 
 from tests.conftest import ROOT, verbatim_env
-from tests.fakes import HashingEmbedder
+from tests.fakes import BRIDGE, ORCHESTRA, HashingEmbedder
 
-BRIDGE = (
-    "Harbour bridge closes for repairs\n"
-    "The city council closed the harbour bridge on Monday after engineers found cracks in two steel cables. "
-    "Repairs are expected to take six weeks and cost 4.2 million euros.\n"
-    "Ferries will run every ten minutes while the bridge is shut."
-)
-ORCHESTRA = (
-    "Orchestra names new conductor\n"
-    "The national orchestra appointed Maria Lindqvist as its principal conductor. "
-    "She will lead her first concert in September at the opera house.\n"
-    "Tickets go on sale next week."
-)
 TRAM = "Tram line opens\nThe new tram line to the airport opened on Friday. Trams run every six minutes."
 FERRY = (
     "Night ferry returns\n"

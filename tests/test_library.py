@@ -11,16 +11,11 @@ from verbatim.index.errors import DuplicateIdError, InputError, ModelMismatchErr
 from verbatim.index.library import Library
 from verbatim.index.models import ArticleDraft
 
-from tests.fakes import HashingEmbedder
+from tests.fakes import BRIDGE, HashingEmbedder
 
 pytestmark = pytest.mark.slow  # the real model
 
-ARTICLE_A = (
-    "Harbour bridge closes for repairs\n"
-    "The city council closed the harbour bridge on Monday after engineers found cracks in two steel cables. "
-    "Repairs are expected to take six weeks and cost 4.2 million euros.\n"
-    "Ferries will run every ten minutes while the bridge is shut."
-)
+ARTICLE_A = BRIDGE
 ARTICLE_B = (
     "Orchestra names new conductor\n"
     "The national orchestra appointed Maria Lindqvist as its principal conductor. "

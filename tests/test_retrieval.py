@@ -163,8 +163,13 @@ def test_the_reader_reorders_the_ranker_and_a_neighbour_joins_only_when_it_reads
     ranked = _ranked()
     reads = reading.rerank(ranked, [-2.0, 3.0, 0.5], model)
     assert reads[0].item is ranked[1]  # the reader's clear favourite wins over a small ranker lead
-    assert reading.choose_join(3.0, [("prev", 3.5), ("next", 4.2)], model) == "next"
-    assert reading.choose_join(3.0, [("prev", 3.5)], model) is None
+
+    def join(side: str, score: float) -> reading.Join:
+        return reading.Join(side, "The board met on Monday.", score)
+
+    q, best = "When did the museum open?", "The museum opened in 1990."
+    assert reading.choose_join(q, best, 3.0, [join("prev", 3.5), join("next", 4.2)], model) == "next"
+    assert reading.choose_join(q, best, 3.0, [join("prev", 3.5)], model) is None
     assert reading.supporting(reads, 3.0, model, limit=3) == []  # 0.5 does not read nearly as well
     low, high = reading.confidence(-3.0, 0.5, model), reading.confidence(3.0, 0.5, model)
     assert 0 < low < 0.5 < high < 1
