@@ -465,7 +465,7 @@ def ranker_report(
     print(f"{'ranker':<28}{'top-1 all':>10}{'top-3 all':>10}{'top-1 held-out':>16}{'top-3 held-out':>16}")
     for name, ranker in (
         ("dense (FAISS) only", by_dense),
-        ("BM25 (FTS5) only", by_bm25),
+        ("BM25 only", by_bm25),
         ("dense + BM25, RRF", by_rrf),
         ("Verbatim ranker", by_model),
     ):

@@ -12,7 +12,7 @@ the ingest section builds), so the cache itself is never written.
 What each section measures:
   ingest      model.encode throughput on the SQuAD sentences (the ceiling: a second pass at the
               configured batch size, 64; and batch 128) against Library.add_many of the same articles
-              into a fresh data dir (segmenting, embedding, SQLite + FTS5, FAISS, saving), and how
+              into a fresh data dir (segmenting, embedding, SQLite + BM25 postings, FAISS, saving), and how
               many texts the embedder was asked to embed (each sentence once).
   latency     Answerer.ask in process, one question after another: the real path (the question is
               embedded), the same questions again with the query-embedding cache warm, and the query

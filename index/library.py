@@ -9,50 +9,22 @@ import os
 import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from verbatim.index import adding
+from verbatim.index.adding import Limits, Prepared
 from verbatim.index.embedder import Embedder
-from verbatim.index.errors import (
-    CollectionFullError,
-    InputError,
-    ModelMismatchError,
-    NotFoundError,
-    StorageError,
-)
+from verbatim.index.errors import InputError, ModelMismatchError, StorageError
 from verbatim.index.faults import crash_point
-from verbatim.index.models import Article, ArticleDraft, ArticleSummary, Sentence, Span
-from verbatim.index.segment import split_sentences
+from verbatim.index.models import Article, ArticleDraft, ArticleSummary, Sentence
 from verbatim.index.storage import AddResult, ContextRow, LexicalHit
-from verbatim.index.store import Store, article_id_for, id_taken, text_fingerprint
+from verbatim.index.store import Store
 from verbatim.index.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 
 DB_NAME = "verbatim.sqlite3"
-# Articles embedded together: big enough to keep the model's batches full, small enough that a
-# progress bar moves and memory stays flat (a chunk also ends once it holds this many sentences).
-ADD_CHUNK_ARTICLES = 32
-ADD_CHUNK_SENTENCES = 16_384
-# Characters of text a call to the embedder gets. The model's memory grows with its batch times the
-# sentence length (squared, in attention): 64 sentences of 1,000 characters (256 tokens) took 570 MB
-# above the model's own, 16 took 120 MB and ran no slower. Sentences go shortest first, so each call
-# holds sentences of about one length (little padding) and short ones still fill whole batches.
-EMBED_CALL_CHARS = 16_000
-# The defaults of VERBATIM_MAX_ARTICLE_CHARS, _MAX_ARTICLE_SENTENCES and _MAX_COLLECTION_SENTENCES.
-MAX_ARTICLE_CHARS = 1_000_000
-MAX_ARTICLE_SENTENCES = 5_000
-MAX_COLLECTION_SENTENCES = 2_000_000
-_LIST_NUMBER = re.compile(r"#?([0-9]+)")
-
-
-@dataclass
-class _Prepared:
-    draft: ArticleDraft
-    article_id: str
-    text_hash: str
-    spans: list[Span]
 
 
 class Library:
@@ -61,21 +33,16 @@ class Library:
         data_dir: Path,
         embedder: Embedder,
         *,
-        max_article_chars: int = MAX_ARTICLE_CHARS,
-        max_article_sentences: int = MAX_ARTICLE_SENTENCES,
-        max_collection_sentences: int = MAX_COLLECTION_SENTENCES,
+        limits: Limits | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.embedder = embedder
-        self.max_article_chars = max_article_chars
-        self.max_article_sentences = max_article_sentences
-        self.max_collection_sentences = max_collection_sentences
+        self.limits = limits or Limits()
         _check_data_dir(data_dir)
         self.store = Store(data_dir / DB_NAME)
         self._vectors: dict[str, VectorIndex] = {}
         self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
-        self._counts: dict[str, tuple[int, int]] = {}  # collection -> (generation, sentence count)
         self._check_model_name()
 
     @property
@@ -123,90 +90,26 @@ class Library:
         too long, an id taken by another text) or a collection that is full (`CollectionFullError`) stops
         the run: every article before it is added and its result yielded first, none after it is
         touched, so a caller can report it and go on with the next ones."""
-        chunk: list[_Prepared] = []
-        sentences = 0
-        for draft in drafts:
-            try:
-                prepared = self._prepare(draft)
-            except InputError:
-                if chunk:
-                    yield from self._add_chunk(collection, chunk)
-                raise
-            chunk.append(prepared)
-            sentences += len(prepared.spans)
-            if len(chunk) >= ADD_CHUNK_ARTICLES or sentences >= ADD_CHUNK_SENTENCES:
-                yield from self._add_chunk(collection, chunk)
-                chunk, sentences = [], 0
-        if chunk:
+        for chunk in adding.chunks(drafts, self.limits):
+            if isinstance(chunk, InputError):
+                raise chunk
             yield from self._add_chunk(collection, chunk)
 
-    def _prepare(self, draft: ArticleDraft) -> _Prepared:
-        if not draft.text.strip():
-            raise InputError("The article is empty.")
-        if len(draft.text) > self.max_article_chars:
-            raise InputError(
-                f"The article is too long ({len(draft.text):,} characters; the limit is"
-                f" {self.max_article_chars:,}).",
-                "Split it into smaller articles or raise VERBATIM_MAX_ARTICLE_CHARS.",
-            )
-        # Splitting stops one sentence past the limit: an article of a million one-word lines costs
-        # no more than one just over it.
-        spans = split_sentences(draft.text, limit=self.max_article_sentences)
-        if not spans:
-            raise InputError("The article has no sentences in it.")
-        if len(spans) > self.max_article_sentences:
-            raise InputError(
-                f"The article has more than {self.max_article_sentences:,} sentences (lines count as"
-                " sentences); that is the limit for one article.",
-                "Split it into smaller articles or raise VERBATIM_MAX_ARTICLE_SENTENCES.",
-            )
-        return _Prepared(draft, draft.id or article_id_for(draft.text), text_fingerprint(draft.text), spans)
-
-    def _full(self, held: int, adding: int) -> CollectionFullError:
-        return CollectionFullError(
-            f"This collection is full: it holds {held:,} sentences, and this article's {adding:,} would"
-            f" take it past the limit of {self.max_collection_sentences:,}.",
-            "Delete articles, use another collection, or raise VERBATIM_MAX_COLLECTION_SENTENCES.",
-        )
-
-    def _add_chunk(self, collection: str, chunk: list[_Prepared]) -> Iterator[AddResult]:
+    def _add_chunk(self, collection: str, chunk: list[Prepared]) -> Iterator[AddResult]:
         """Add `chunk` in order, stopping at the first article that fails: the results before it are
         yielded, then its error is raised."""
         self._refuse_writes()
-        todo: list[_Prepared] = []
-        # Known results, or an article of `todo` (True: its first copy in the chunk, False: a repeat).
-        results: list[AddResult | tuple[_Prepared, bool]] = []
-        seen: dict[str, _Prepared] = {}  # text hash -> the article of this chunk with that text
-        seen_ids: set[str] = set()
-        held = self.sentence_count(collection)
-        error: BaseException | None = None
-        for prepared in chunk:
-            try:
-                existing = self.store.find_duplicate(
-                    collection, prepared.draft, prepared.text_hash, prepared.article_id
-                )
-                if existing is not None:
-                    results.append(AddResult(existing, created=False))
-                    continue
-                if prepared.text_hash in seen:
-                    results.append((seen[prepared.text_hash], False))  # the same text twice in one chunk
-                    continue
-                if prepared.article_id in seen_ids:
-                    raise id_taken(prepared.article_id)
-                if held + len(prepared.spans) > self.max_collection_sentences:
-                    raise self._full(held, len(prepared.spans))
-            except (InputError, CollectionFullError) as exc:
-                error = exc
-                break
-            held += len(prepared.spans)
-            seen[prepared.text_hash] = prepared
-            seen_ids.add(prepared.article_id)
-            todo.append(prepared)
-            results.append((prepared, True))
+        chunk_plan = adding.plan(
+            chunk,
+            lambda p: self.store.find_duplicate(collection, p.draft, p.text_hash, p.article_id),
+            self.sentence_count(collection),
+            self.limits,
+        )
+        todo = chunk_plan.todo
         if todo:
-            dim = self._check_model_dim()
-            vectors = self._embed([p.draft.text[s.start : s.end] for p in todo for s in p.spans], dim)
+            vectors = adding.embed_sentences(self.embedder, todo, self._check_model_dim())
         added: dict[str, AddResult] = {}
+        error: BaseException | None = None
         offset = 0
         with self._lock(collection):
             if todo:
@@ -222,32 +125,7 @@ class Library:
             if added:
                 crash_point("add:after-commit")
                 self._save_vectors(collection)
-        for item in results:
-            if isinstance(item, AddResult):
-                yield item
-                continue
-            prepared, first = item
-            result = added.get(prepared.text_hash)
-            if result is None:
-                break  # the article whose commit failed: the error below is about it
-            yield result if first else AddResult(result.article, created=False)
-        if error is not None:
-            raise error
-
-    def _embed(self, texts: list[str], dim: int) -> np.ndarray:
-        """The texts' vectors, in order, embedded shortest first in calls of EMBED_CALL_CHARS at most."""
-        out = np.empty((len(texts), dim), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        start = 0
-        while start < len(order):
-            end, size = start + 1, len(texts[order[start]])
-            while end < len(order) and size + len(texts[order[end]]) <= EMBED_CALL_CHARS:
-                size += len(texts[order[end]])
-                end += 1
-            rows = order[start:end]
-            out[rows] = self.embedder.embed([texts[i] for i in rows]).reshape(len(rows), dim)
-            start = end
-        return out
+        yield from adding.results(chunk_plan, added, error)
 
     def import_embedded(self, collection: str, articles: Iterable[tuple[ArticleDraft, np.ndarray]]) -> int:
         """Bulk import of articles whose sentence vectors are already known (one row a sentence, in
@@ -259,7 +137,7 @@ class Library:
         with self._lock(collection):
             held = self.store.sentence_count(collection)
             for draft, vectors in articles:
-                prepared = self._prepare(draft)
+                prepared = adding.prepare(draft, self.limits)
                 if vectors.shape != (len(prepared.spans), dim):
                     raise InputError(f"{len(prepared.spans)} sentences but vectors of shape {vectors.shape}.")
                 with self.store.transaction() as conn:
@@ -267,8 +145,8 @@ class Library:
                         collection, draft, prepared.text_hash, prepared.article_id
                     )
                     if existing is None:
-                        if held + len(prepared.spans) > self.max_collection_sentences:
-                            raise self._full(held, len(prepared.spans))
+                        if held + len(prepared.spans) > self.limits.max_collection_sentences:
+                            raise adding.collection_full(held, len(prepared.spans), self.limits)
                         held += len(prepared.spans)
                         self.store.insert_article(
                             conn,
@@ -290,7 +168,7 @@ class Library:
             index = self._index(collection)
             return None if index is None else index.kind
 
-    def _commit(self, collection: str, prepared: _Prepared, vectors: np.ndarray) -> AddResult:
+    def _commit(self, collection: str, prepared: Prepared, vectors: np.ndarray) -> AddResult:
         with self.store.transaction() as conn:
             # Checked again under the write lock: another process may have added it meanwhile.
             existing = self.store.find_duplicate(
@@ -321,33 +199,10 @@ class Library:
         return self.store.list_articles(collection)
 
     def resolve(self, collection: str, ref: str) -> ArticleSummary:
-        """An article by its number in `list` (1-based; `3` or `#3`), or by id: `id:…`, or any ref that
-        is not all digits. A number is always a list number, so an all-digit id needs the `id:` prefix."""
-        ref = ref.strip()
-        if ref[:3].lower() == "id:":
-            return self._by_id(collection, ref[3:].strip())
-        number = _LIST_NUMBER.fullmatch(ref)
-        if number is None:
-            return self._by_id(collection, ref)
-        articles = self.list_articles(collection)
-        n = int(number.group(1))
-        if 1 <= n <= len(articles):
-            return articles[n - 1]
-        hint = "See the list."
-        if self.store.get_article(collection, number.group(1)) is not None:
-            hint = f"For the article whose id is {number.group(1)}, write id:{number.group(1)}."
-        raise NotFoundError(
-            f"There is no article number {number.group(1)}; the collection holds {len(articles)}.", hint
+        """An article by its list number or id (see `index.adding.resolve`)."""
+        return adding.resolve(
+            ref, lambda: self.list_articles(collection), lambda i: self.store.get_article(collection, i)
         )
-
-    def _by_id(self, collection: str, article_id: str) -> ArticleSummary:
-        article = self.store.get_article(collection, article_id) if article_id else None
-        if article is None:
-            raise NotFoundError(
-                f"No article with the id {article_id!r} in this collection.",
-                "See the list for ids and numbers.",
-            )
-        return article
 
     def delete(self, collection: str, ref: str) -> ArticleSummary:
         article = self.resolve(collection, ref)
@@ -380,7 +235,6 @@ class Library:
                 moved, _generation = self.store.move_collection(conn, old, new)
             for name in (old, new):
                 self._vectors.pop(name, None)
-                self._counts.pop(name, None)
                 for suffix in (".faiss", ".json"):
                     self._vector_path(name).with_suffix(suffix).unlink(missing_ok=True)
         log.info("moved %d articles from %r to %r", moved, old, new)
@@ -409,16 +263,10 @@ class Library:
         return self.store.candidate_context(collection, ids)
 
     def sentence_count(self, collection: str) -> int:
-        """Sentences in `collection`, counted once per generation: COUNT(*) reads a whole index, which
-        costs milliseconds a question at a million sentences."""
-        # The generation is read first, so a count cached under it is never older than it.
-        generation = self.store.generation(collection)
-        cached = self._counts.get(collection)
-        if cached is not None and cached[0] == generation:
-            return cached[1]
-        count = self.store.sentence_count(collection)
-        self._counts[collection] = (generation, count)
-        return count
+        return self.store.sentence_count(collection)
+
+    def article_sentences(self, collection: str, article_id: str) -> list[Sentence]:
+        return self.store.article_sentences(collection, article_id)
 
     def articles(self, collection: str, article_ids: list[str]) -> dict[str, Article]:
         return self.store.articles_by_id(collection, article_ids)

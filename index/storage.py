@@ -25,7 +25,7 @@ class AddResult:
 @dataclass(frozen=True)
 class LexicalHit:
     sentence_id: int
-    bm25: float  # lower (more negative) is better, as FTS5's bm25() gives it
+    bm25: float  # lower (more negative) is better: the score index.bm25 gives, negated
 
 
 class ContextRow(NamedTuple):

@@ -1,4 +1,4 @@
-"""SQLite storage for collections, articles and sentences (with their embeddings and an FTS5 index).
+"""SQLite storage for collections, articles and sentences (with their embeddings and BM25 postings).
 
 SQLite is the source of truth: an add or delete is one transaction, so a crash leaves the collection
 exactly as it was before or after it. FAISS files are a cache rebuilt from here when stale.
@@ -11,6 +11,7 @@ one-line `StorageError`s; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sqlite3
 import threading
@@ -23,19 +24,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from verbatim.index import bm25
 from verbatim.index.errors import DuplicateIdError, StorageError, VerbatimError
 from verbatim.index.models import Article, ArticleDraft, ArticleSummary, Sentence, Span
 from verbatim.index.storage import ContextRow, LexicalHit
 from verbatim.index.text import term_string, words
 
-SCHEMA_VERSION = "1"
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = "2"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS collections(
     name TEXT PRIMARY KEY,
     generation INTEGER NOT NULL DEFAULT 0,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    -- BM25's statistics of the collection alone (index.bm25): its sentences and their summed lengths.
+    sentence_count INTEGER NOT NULL DEFAULT 0,
+    term_total INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS articles(
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -72,21 +79,56 @@ CREATE TABLE IF NOT EXISTS term_df(
     df INTEGER NOT NULL,
     PRIMARY KEY(collection, term)
 ) WITHOUT ROWID;
+-- One row per distinct stemmed term (index.text) of a sentence: what BM25 sums over, per collection.
+CREATE TABLE IF NOT EXISTS postings(
+    collection TEXT NOT NULL,
+    term TEXT NOT NULL,
+    sentence_id INTEGER NOT NULL,
+    tf INTEGER NOT NULL,
+    len INTEGER NOT NULL,
+    PRIMARY KEY(collection, term, sentence_id)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sentences_article ON sentences(article_seq, ordinal);
 CREATE INDEX IF NOT EXISTS sentences_collection ON sentences(collection, id);
 -- A paragraph's sentences: every candidate's ranking context (built on first open of older files).
 CREATE INDEX IF NOT EXISTS sentences_paragraph ON sentences(article_seq, paragraph);
--- Indexes the stemmed terms (index.text), so FTS5, idf statistics and ranking agree on what a word is.
-CREATE VIRTUAL TABLE IF NOT EXISTS sentences_fts USING fts5(
-    terms, content='sentences', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
-);
-CREATE TRIGGER IF NOT EXISTS sentences_ai AFTER INSERT ON sentences BEGIN
-    INSERT INTO sentences_fts(rowid, terms) VALUES (new.id, new.terms);
-END;
-CREATE TRIGGER IF NOT EXISTS sentences_ad AFTER DELETE ON sentences BEGIN
-    INSERT INTO sentences_fts(sentences_fts, rowid, terms) VALUES ('delete', old.id, old.terms);
-END;
 """
+
+_INSERT_POSTING = "INSERT INTO postings(collection, term, sentence_id, tf, len) VALUES (?,?,?,?,?)"
+
+
+def _posting_rows(collection: str, sentence_id: int, terms: str) -> list[tuple[str, str, int, int, int]]:
+    counts, length = bm25.postings(terms)
+    return [(collection, term, sentence_id, tf, length) for term, tf in counts.items()]
+
+
+def _schema_version(conn: sqlite3.Connection) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return None if row is None else str(row[0])
+
+
+def _upgrade_from_1(conn: sqlite3.Connection) -> None:
+    """Schema 1 ranked with an FTS5 index over all collections together; 2 keeps postings and statistics
+    per collection. Runs inside the opening transaction, after `_SCHEMA` has made the postings table."""
+    conn.execute("DROP TRIGGER IF EXISTS sentences_ai")
+    conn.execute("DROP TRIGGER IF EXISTS sentences_ad")
+    conn.execute("DROP TABLE IF EXISTS sentences_fts")
+    # CREATE TABLE IF NOT EXISTS leaves the existing collections table as it was.
+    conn.execute("ALTER TABLE collections ADD COLUMN sentence_count INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE collections ADD COLUMN term_total INTEGER NOT NULL DEFAULT 0")
+    sentences = conn.execute("SELECT id, collection, terms FROM sentences ORDER BY id")
+    conn.executemany(_INSERT_POSTING, (p for s in sentences for p in _posting_rows(s[1], s[0], s[2])))
+    conn.execute(
+        "UPDATE collections SET sentence_count = c.n FROM"
+        " (SELECT collection, COUNT(*) AS n FROM sentences GROUP BY collection) c WHERE c.collection = name"
+    )
+    # A sentence without terms has no postings and adds nothing to the total.
+    conn.execute(
+        "UPDATE collections SET term_total = t.n FROM (SELECT collection, SUM(len) AS n FROM"
+        " (SELECT DISTINCT collection, sentence_id, len FROM postings) GROUP BY collection) t"
+        " WHERE t.collection = name"
+    )
+    conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
 
 
 def text_fingerprint(text: str) -> str:
@@ -165,6 +207,13 @@ class Store:
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise self._describe(exc, opening=True) or exc from None
+        if recorded == "1" and self.read_only:
+            self._conn.close()
+            raise VerbatimError(
+                f"{path} was written by an older version of Verbatim (schema 1) and is read-only here, so"
+                " it cannot be upgraded.",
+                "Open it once where it can be written (this version upgrades it then), or use that version.",
+            )
         if recorded != SCHEMA_VERSION:
             self._conn.close()
             raise VerbatimError(
@@ -182,15 +231,20 @@ class Store:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
-            # 64 MiB of page cache rather than 2: a question reads FTS5 posting lists and paragraphs that
-            # the next question reads again (halves the lexical search on SQuAD).
+            # 64 MiB of page cache rather than 2: a question reads posting lists and paragraphs that the
+            # next question reads again (halved the lexical search on SQuAD).
             conn.execute("PRAGMA cache_size=-65536")
-            # executescript runs the triggers' multi-statement bodies; the whole schema is one transaction.
+            # The schema and any upgrade are one transaction: a crash leaves the file as it was.
             conn.executescript(
                 f"BEGIN IMMEDIATE;{_SCHEMA}"
-                "INSERT OR IGNORE INTO meta(key, value)"
-                f" VALUES ('schema_version', '{SCHEMA_VERSION}');COMMIT;"
+                f"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '{SCHEMA_VERSION}');"
             )
+            upgrading = _schema_version(conn) == "1"
+            if upgrading:
+                _upgrade_from_1(conn)
+            conn.execute("COMMIT")
+            if upgrading:
+                log.info("upgraded %s to schema 2: BM25 postings per collection instead of FTS5", self.path)
         except sqlite3.DatabaseError as exc:
             conn.close()
             if self.path.exists() and _is_read_only(exc):  # a read-only file system, say
@@ -375,11 +429,11 @@ class Store:
         )
         seq = cursor.lastrowid
         rows = []
-        df: Counter[str] = Counter()
+        sentence_terms = []
         for n, s in enumerate(spans):
             sentence = draft.text[s.start : s.end]
             terms = term_string(sentence)
-            df.update(set(terms.split()))
+            sentence_terms.append(terms)
             rows.append(
                 (seq, collection, n, s.paragraph, s.start, s.end, sentence, terms, vectors[n].tobytes())
             )
@@ -388,21 +442,36 @@ class Store:
             " terms, embedding) VALUES (?,?,?,?,?,?,?,?,?)",
             rows,
         )
-        conn.executemany(
-            "INSERT INTO term_df(collection, term, df) VALUES (?,?,?)"
-            " ON CONFLICT(collection, term) DO UPDATE SET df = df + excluded.df",
-            [(collection, term, count) for term, count in df.items()],
-        )
         ids = [
             int(r[0])
             for r in conn.execute(
                 "SELECT id FROM sentences WHERE article_seq = ? ORDER BY ordinal", (seq,)
             ).fetchall()
         ]
+        self._add_statistics(conn, collection, list(zip(ids, sentence_terms, strict=True)))
         article = Article.from_draft(
             draft, id=article_id, collection=collection, added_at=added_at, sentence_count=len(spans)
         )
         return article, ids, generation
+
+    @staticmethod
+    def _add_statistics(conn: sqlite3.Connection, collection: str, sentences: list[tuple[int, str]]) -> None:
+        """Postings, document frequencies and the collection's totals for new (sentence id, terms)."""
+        postings = [p for sid, terms in sentences for p in _posting_rows(collection, sid, terms)]
+        # In key order, so the inserts walk each B-tree once rather than jumping about it.
+        postings.sort(key=lambda p: (p[1], p[2]))
+        conn.executemany(_INSERT_POSTING, postings)
+        df = Counter(p[1] for p in postings)
+        conn.executemany(
+            "INSERT INTO term_df(collection, term, df) VALUES (?,?,?)"
+            " ON CONFLICT(collection, term) DO UPDATE SET df = df + excluded.df",
+            [(collection, term, count) for term, count in sorted(df.items())],
+        )
+        conn.execute(
+            "UPDATE collections SET sentence_count = sentence_count + ?, term_total = term_total + ?"
+            " WHERE name = ?",
+            (len(sentences), sum(len(terms.split()) for _, terms in sentences), collection),
+        )
 
     def delete_article(
         self, conn: sqlite3.Connection, collection: str, article_id: str
@@ -415,15 +484,32 @@ class Store:
         seq = int(row["seq"])
         rows = conn.execute("SELECT id, terms FROM sentences WHERE article_seq = ?", (seq,)).fetchall()
         ids = [int(r["id"]) for r in rows]
-        df = Counter(t for r in rows for t in set(r["terms"].split()))
-        conn.executemany(
-            "UPDATE term_df SET df = df - ? WHERE collection = ? AND term = ?",
-            [(count, collection, term) for term, count in df.items()],
-        )
-        conn.execute("DELETE FROM term_df WHERE collection = ? AND df <= 0", (collection,))
+        self._remove_statistics(conn, collection, [(int(r["id"]), str(r["terms"])) for r in rows])
         conn.execute("DELETE FROM sentences WHERE article_seq = ?", (seq,))
         conn.execute("DELETE FROM articles WHERE seq = ?", (seq,))
         return ids, self._bump(conn, collection)
+
+    @staticmethod
+    def _remove_statistics(
+        conn: sqlite3.Connection, collection: str, sentences: list[tuple[int, str]]
+    ) -> None:
+        """Undoes `_add_statistics` for sentences about to be deleted."""
+        keys = sorted((term, sid) for sid, terms in sentences for term in set(terms.split()))
+        conn.executemany(
+            "DELETE FROM postings WHERE collection = ? AND term = ? AND sentence_id = ?",
+            [(collection, term, sid) for term, sid in keys],
+        )
+        df = Counter(term for term, _ in keys)
+        conn.executemany(
+            "UPDATE term_df SET df = df - ? WHERE collection = ? AND term = ?",
+            [(count, collection, term) for term, count in sorted(df.items())],
+        )
+        conn.execute("DELETE FROM term_df WHERE collection = ? AND df <= 0", (collection,))
+        conn.execute(
+            "UPDATE collections SET sentence_count = sentence_count - ?, term_total = term_total - ?"
+            " WHERE name = ?",
+            (len(sentences), sum(len(terms.split()) for _, terms in sentences), collection),
+        )
 
     def list_articles(self, collection: str) -> list[ArticleSummary]:
         """The collection's articles in the order they were added, without their texts."""
@@ -541,9 +627,9 @@ class Store:
     def sentence_count(self, collection: str) -> int:
         with self._locked():
             row = self._conn.execute(
-                "SELECT COUNT(*) FROM sentences WHERE collection = ?", (collection,)
+                "SELECT sentence_count FROM collections WHERE name = ?", (collection,)
             ).fetchone()
-        return int(row[0])
+        return 0 if row is None else int(row[0])
 
     def document_frequencies(self, collection: str, terms: Sequence[str]) -> dict[str, int]:
         if not terms:
@@ -557,18 +643,30 @@ class Store:
         return {r["term"]: int(r["df"]) for r in rows}
 
     def lexical_search(self, collection: str, terms: Sequence[str], limit: int) -> list[LexicalHit]:
-        """BM25 over the sentences of one collection holding any of `terms` (stemmed, as stored)."""
-        if not terms:
-            return []
-        match_query = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)  # never FTS5 syntax
-        with self._locked():
-            # Each match's collection is checked in the narrow (collection, id) index: the planner would
-            # read the sentence's row instead, with its vector, which at 100k sentences is half the time.
-            rows = self._conn.execute(
-                "SELECT s.id, bm25(sentences_fts) AS score FROM sentences_fts f"
-                " JOIN sentences s INDEXED BY sentences_collection ON s.id = f.rowid"
-                " WHERE sentences_fts MATCH ? AND s.collection = ? ORDER BY score LIMIT ?",
-                (match_query, collection, limit),
+        """The `limit` sentences of `collection` holding any of `terms` (stemmed, as stored) that score
+        best by BM25 (index.bm25) over that collection's statistics alone, best first; scores negated."""
+        with self._locked() as conn:
+            row = conn.execute(
+                "SELECT sentence_count, term_total FROM collections WHERE name = ?", (collection,)
+            ).fetchone()
+            if row is None:
+                return []
+            df = self.document_frequencies(collection, terms)
+            query = bm25.query(terms, df, int(row[0]), int(row[1]))
+            if query is None:
+                return []
+            values = ",".join("(?, ?)" for _ in query.terms)
+            rows = conn.execute(
+                f"WITH q(term, idf) AS (VALUES {values})"
+                f" SELECT p.sentence_id, -({bm25.score_sql('?')}) AS score FROM q"
+                " JOIN postings p ON p.collection = ? AND p.term = q.term"
+                " GROUP BY p.sentence_id ORDER BY score, p.sentence_id LIMIT ?",
+                (
+                    *(v for pair in zip(query.terms, query.idfs, strict=True) for v in pair),
+                    query.mean_length,
+                    collection,
+                    limit,
+                ),
             ).fetchall()
         return [LexicalHit(int(r[0]), float(r[1])) for r in rows]
 
@@ -592,6 +690,13 @@ class Store:
         conn.execute("UPDATE collections SET generation = ? WHERE name = ?", (generation, new))
         moved = conn.execute("UPDATE articles SET collection = ? WHERE collection = ?", (new, old)).rowcount
         conn.execute("UPDATE sentences SET collection = ? WHERE collection = ?", (new, old))
+        conn.execute("UPDATE postings SET collection = ? WHERE collection = ?", (new, old))
+        conn.execute(
+            "UPDATE collections AS n SET sentence_count = n.sentence_count + o.sentence_count,"
+            " term_total = n.term_total + o.term_total FROM collections AS o WHERE o.name = ? AND n.name = ?",
+            (old, new),
+        )
+        conn.execute("UPDATE collections SET sentence_count = 0, term_total = 0 WHERE name = ?", (old,))
         conn.execute(
             "INSERT INTO term_df(collection, term, df) SELECT ?, term, df FROM term_df WHERE collection = ?"
             " ON CONFLICT(collection, term) DO UPDATE SET df = df + excluded.df",

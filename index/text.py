@@ -1,5 +1,5 @@
-"""Words as search terms: one tokenizer and stemmer shared by the FTS5 index, idf statistics and ranking,
-so a question's terms always match the stored ones."""
+"""Words as search terms: one tokenizer and stemmer shared by the BM25 postings, idf statistics and
+ranking, so a question's terms always match the stored ones."""
 
 from __future__ import annotations
 
@@ -41,5 +41,5 @@ def content_terms(text: str) -> list[str]:
 
 
 def term_string(text: str) -> str:
-    """What the FTS5 index stores for a sentence: its stemmed content words (repeats kept, for bm25)."""
+    """What is stored as a sentence's terms: its stemmed content words (repeats kept, for BM25's tf)."""
     return " ".join(stem(w) for w in words(text) if is_content_word(w))

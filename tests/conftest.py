@@ -4,13 +4,17 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from verbatim.bot.answering import Answerer
 from verbatim.bot.settings import Settings
-from verbatim.index.embedder import SentenceTransformerEmbedder
+from verbatim.index.embedder import Embedder, SentenceTransformerEmbedder
 from verbatim.index.library import Library
+from verbatim.index.postgres import PostgresLibrary
 from verbatim.index.reader import BundledReader
+
+from tests import postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -33,9 +37,44 @@ def reader() -> BundledReader:
     return model
 
 
+BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A running PostgreSQL with pgvector (tests/postgres.py), once a session."""
+    return postgres.start_server(tmp_path_factory.mktemp("postgres"))
+
+
 @pytest.fixture
-def library(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Iterator[Library]:
-    lib = Library(tmp_path / "data", embedder)
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh database of its own for one test."""
+    with postgres.fresh_database(postgres_server) as url:
+        yield url
+
+
+def open_storage(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, embedder: Embedder, **kw: Any
+) -> Library | PostgresLibrary:
+    """A library on `backend`: SQLite + FAISS in `tmp_path`, or PostgreSQL in a fresh database."""
+    if backend == "sqlite":
+        return Library(tmp_path / "data", embedder, **kw)
+    return PostgresLibrary(request.getfixturevalue("postgres_url"), embedder, **kw)
+
+
+def reopen(lib: Library | PostgresLibrary, embedder: Embedder, **kw: Any) -> Library | PostgresLibrary:
+    """The same storage opened afresh, as another process would."""
+    if isinstance(lib, Library):
+        return Library(lib.data_dir, embedder, **kw)
+    return PostgresLibrary(lib.url, embedder, **kw)
+
+
+@pytest.fixture(params=BACKENDS)
+def library(
+    request: pytest.FixtureRequest, tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> Iterator[Library | PostgresLibrary]:
+    """The library on each backend, with the real model."""
+    lib = open_storage(request.param, request, tmp_path, embedder)
     yield lib
     lib.close()
 

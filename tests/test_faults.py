@@ -1,6 +1,7 @@
 """Kill -9 at every write step of an add, a delete and a vector index rebuild, and the same writes on a
-disk that fills up: afterwards nothing is half done. Articles, sentences, FTS rows and term statistics
-agree; the vector index rebuilds to match SQLite; no temporary file is left; a failed write was one line.
+disk that fills up: afterwards nothing is half done. Articles, sentences, BM25 postings and term
+statistics agree; the vector index rebuilds to match SQLite; no temporary file is left; a failed write
+was one line.
 
 Each write runs in `python -m tests.cli_fake` (the real command line on a hashing embedder, the reader
 off: no model loads), killed at an `index.faults` crash point or held to a file size by RLIMIT_FSIZE.
@@ -13,7 +14,6 @@ import ast
 import sqlite3
 import subprocess
 import sys
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from verbatim.index.vectors import VectorIndex
 
 from tests.conftest import ROOT, verbatim_env
 from tests.fakes import BRIDGE, ORCHESTRA, HashingEmbedder
+from tests.test_bm25 import check_bm25_tables
 
 TRAM = "Tram line opens\nThe new tram line to the airport opened on Friday. Trams run every six minutes."
 FERRY = (
@@ -160,14 +161,12 @@ class Stored:
 
 
 def check_sqlite(db: Path) -> Stored:
-    """SQLite agrees with itself: every article has all its sentences and nothing else does, the FTS
-    index holds exactly the stored terms, and term_df counts exactly the sentences holding each term."""
+    """SQLite agrees with itself: every article has all its sentences and nothing else does, and the BM25
+    postings and statistics are exactly the stored terms' (`check_bm25_tables`)."""
     conn = sqlite3.connect(db)
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
-        # rank 1: the external-content FTS index is checked against the sentences table itself.
-        conn.execute("INSERT INTO sentences_fts(sentences_fts, rank) VALUES ('integrity-check', 1)")
         articles = conn.execute(
             "SELECT seq, collection, title, sentence_count FROM articles ORDER BY seq"
         ).fetchall()
@@ -185,11 +184,7 @@ def check_sqlite(db: Path) -> Stored:
             "SELECT COUNT(*) FROM sentences WHERE article_seq NOT IN (SELECT seq FROM articles)"
         ).fetchone()[0]
         assert orphans == 0
-        expected_df: Counter[tuple[str, str]] = Counter()
-        for collection, terms in conn.execute("SELECT collection, terms FROM sentences"):
-            expected_df.update((collection, term) for term in set(terms.split()))
-        stored_df = {(c, t): df for c, t, df in conn.execute("SELECT collection, term, df FROM term_df")}
-        assert stored_df == dict(expected_df)
+        check_bm25_tables(conn)
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         if articles:
             assert meta.get("model") == HashingEmbedder().name and meta.get("dim") == "64"

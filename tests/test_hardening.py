@@ -25,6 +25,7 @@ from typer.testing import CliRunner, Result
 from verbatim.bot.cli import app
 from verbatim.bot.engine import Engine
 from verbatim.bot.telegram.serve import NOT_THE_BOT_API
+from verbatim.index.adding import Limits
 from verbatim.index.errors import (
     CollectionFullError,
     DuplicateIdError,
@@ -138,7 +139,7 @@ def test_a_long_text_without_punctuation_is_cut_into_bounded_sentences(tmp_path:
         assert max(len(s) for s in cast(HashingEmbedder, lib.embedder).batches[0]) <= 1000
     finally:
         lib.close()
-    small = Library(tmp_path / "small", HashingEmbedder(), max_article_sentences=100)
+    small = Library(tmp_path / "small", HashingEmbedder(), limits=Limits(max_article_sentences=100))
     try:
         with pytest.raises(InputError, match="more than 100 sentences"):
             small.add("c", ArticleDraft(text=text))
@@ -166,7 +167,7 @@ def test_a_jsonl_line_with_too_many_sentences_is_refused_and_the_rest_added(
 
 
 def test_a_full_collection_refuses_more(tmp_path: Path) -> None:
-    lib = Library(tmp_path / "d", HashingEmbedder(), max_collection_sentences=5)
+    lib = Library(tmp_path / "d", HashingEmbedder(), limits=Limits(max_collection_sentences=5))
     try:
         assert lib.add("c", ArticleDraft(text="One. Two. Three.")).created
         with pytest.raises(

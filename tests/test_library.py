@@ -7,10 +7,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from verbatim.bot.answering import Answerer
+from verbatim.index.adding import Limits
 from verbatim.index.errors import DuplicateIdError, InputError, ModelMismatchError, NotFoundError
 from verbatim.index.library import Library
 from verbatim.index.models import ArticleDraft
 
+from tests.conftest import BACKENDS, open_storage, reopen
 from tests.fakes import BRIDGE, HashingEmbedder
 
 pytestmark = pytest.mark.slow  # the real model
@@ -29,7 +31,7 @@ def draft(text: str, **kw: object) -> ArticleDraft:
 
 def test_stored_sentences_are_the_article_text_at_their_offsets(library: Library) -> None:
     result = library.add("c", draft(ARTICLE_A))
-    sentences = library.store.article_sentences("c", result.article.id)
+    sentences = library.article_sentences("c", result.article.id)
     assert len(sentences) == result.article.sentence_count == 4
     for s in sentences:
         assert ARTICLE_A[s.start : s.end] == s.text
@@ -49,7 +51,7 @@ def test_offsets_hold_for_any_article(tmp_path: Path, text: str) -> None:
         if not any(ch.isalnum() for ch in text):
             return
         result = lib.add("c", draft(text))
-        for s in lib.store.article_sentences("c", result.article.id):
+        for s in lib.article_sentences("c", result.article.id):
             assert text[s.start : s.end] == s.text
     finally:
         lib.close()
@@ -75,8 +77,11 @@ def test_collections_never_see_each_other(library: Library, answerer: Answerer) 
     assert answerer.ask("alpha", "Who is the new conductor of the orchestra?").answered is False
 
 
-def test_same_text_or_url_is_not_added_twice(tmp_path: Path) -> None:
-    library = Library(tmp_path / "d", HashingEmbedder())  # dedup is not the model's business
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_same_text_or_url_is_not_added_twice(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    library = open_storage(backend, request, tmp_path, HashingEmbedder())  # dedup is not the model's
     try:
         first = library.add("c", draft(ARTICLE_A, url="https://example.com/bridge"))
         assert first.created
@@ -97,8 +102,11 @@ def test_same_text_or_url_is_not_added_twice(tmp_path: Path) -> None:
         library.close()
 
 
-def test_jsonl_ids_are_kept_and_deduplicated(tmp_path: Path) -> None:
-    library = Library(tmp_path / "d", HashingEmbedder())
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_jsonl_ids_are_kept_and_deduplicated(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    library = open_storage(backend, request, tmp_path, HashingEmbedder())
     try:
         assert library.add("c", draft(ARTICLE_A, id="bridge-1")).article.id == "bridge-1"
         assert not library.add("c", draft(ARTICLE_A, id="bridge-1")).created
@@ -121,9 +129,9 @@ def test_delete_removes_sentences_from_every_index(
     assert all(c.article_id != a.id for c in answer.citations)
     assert library.lexical_search("c", ["bridg"], 10) == []
     assert library.sentence_count("c") == 3
-    # And after a restart, from the files on disk.
+    # And after a restart, from what is stored.
     library.close()
-    reopened = Library(library.data_dir, library.embedder)
+    reopened = reopen(library, library.embedder)
     try:
         assert [x.title for x in reopened.list_articles("c")] == ["Orchestra names new conductor"]
         hits = reopened.dense_search("c", reopened.embed_query("bridge repairs"), 10)
@@ -143,12 +151,15 @@ def test_delete_by_list_number_and_unknown(library: Library) -> None:
         library.delete("c", "nope")
 
 
-def test_opening_with_another_model_is_refused(tmp_path: Path) -> None:
-    lib = Library(tmp_path / "d", HashingEmbedder("model-one", dim=32))
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_opening_with_another_model_is_refused(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    lib = open_storage(backend, request, tmp_path, HashingEmbedder("model-one", dim=32))
     lib.add("c", draft(ARTICLE_A))
     lib.close()
     with pytest.raises(ModelMismatchError, match="model-one"):
-        Library(tmp_path / "d", HashingEmbedder("model-two", dim=32))
+        reopen(lib, HashingEmbedder("model-two", dim=32))
 
 
 def test_vectors_are_rebuilt_when_the_index_file_is_stale_or_damaged(tmp_path: Path) -> None:
@@ -168,10 +179,12 @@ def test_vectors_are_rebuilt_when_the_index_file_is_stale_or_damaged(tmp_path: P
 def test_bad_drafts_are_refused(library: Library) -> None:
     with pytest.raises(InputError, match="empty"):
         library.add("c", ArticleDraft(text="   \n"))
-    with pytest.raises(InputError, match="too long"):
-        Library(library.data_dir / "small", library.embedder, max_article_chars=100).add(
-            "c", draft(ARTICLE_A)
-        )
+    small = reopen(library, library.embedder, limits=Limits(max_article_chars=100))
+    try:
+        with pytest.raises(InputError, match="too long"):
+            small.add("c", draft(ARTICLE_A))
+    finally:
+        small.close()
     assert library.list_articles("c") == []
 
 

@@ -1,5 +1,5 @@
-"""Library.move_collection on a real SQLite + FAISS library, with the hashing embedder (no model): what a
-Telegram group's collection goes through when the group becomes a supergroup."""
+"""move_collection on both backends (SQLite + FAISS, PostgreSQL + pgvector), with the hashing embedder
+(no model): what a Telegram group's collection goes through when the group becomes a supergroup."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from verbatim.index.library import Library
 from verbatim.index.models import ArticleDraft
+from verbatim.index.postgres import PostgresLibrary
 
+from tests.conftest import BACKENDS, open_storage, reopen
 from tests.fakes import HashingEmbedder
 
 BRIDGE = (
@@ -30,14 +32,14 @@ def draft(text: str) -> ArticleDraft:
     return ArticleDraft(text=text, title=text.split("\n", 1)[0])
 
 
-@pytest.fixture
-def library(tmp_path: Path) -> Iterator[Library]:
-    lib = Library(tmp_path / "data", HashingEmbedder())
+@pytest.fixture(params=BACKENDS)
+def library(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Library | PostgresLibrary]:
+    lib = open_storage(request.param, request, tmp_path, HashingEmbedder())
     yield lib
     lib.close()
 
 
-def snapshot(lib: Library, collection: str) -> tuple[list[str], int, dict[str, int]]:
+def snapshot(lib: Library | PostgresLibrary, collection: str) -> tuple[list[str], int, dict[str, int]]:
     """What a question reads: the articles, the sentence count and some term statistics."""
     terms = ["bridg", "orchestra", "conductor", "cabl", "market"]
     return (
@@ -47,18 +49,18 @@ def snapshot(lib: Library, collection: str) -> tuple[list[str], int, dict[str, i
     )
 
 
-def test_a_collection_moves_whole_and_searches_under_its_new_name(library: Library) -> None:
+def test_a_collection_moves_whole_and_searches_under_its_new_name(library: Library | PostgresLibrary) -> None:
     bridge = library.add(OLD, draft(BRIDGE)).article
     library.add(OLD, draft(ORCHESTRA))
     question = library.embed_query("Who was appointed conductor?")
     before = library.dense_search(OLD, question, 3)  # the vector file of OLD exists now
-    sentences = library.store.article_sentences(OLD, bridge.id)
+    sentences = library.article_sentences(OLD, bridge.id)
     counts_before = snapshot(library, OLD)
 
     assert library.move_collection(OLD, NEW) == 2
     assert snapshot(library, NEW) == counts_before
     assert snapshot(library, OLD) == ([], 0, {})
-    assert library.dense_search(NEW, question, 3) == before  # rebuilt from SQLite
+    assert library.dense_search(NEW, question, 3) == before  # rebuilt from the database
     assert library.dense_search(OLD, question, 3) == []
     assert [h.sentence_id for h in library.lexical_search(NEW, ["conductor"], 5)]
     assert library.lexical_search(OLD, ["conductor"], 5) == []
@@ -75,7 +77,7 @@ def test_a_collection_moves_whole_and_searches_under_its_new_name(library: Libra
 
 
 def test_moving_into_a_collection_that_already_has_articles_keeps_each_once(
-    library: Library, tmp_path: Path
+    library: Library | PostgresLibrary, tmp_path: Path
 ) -> None:
     library.add(OLD, draft(BRIDGE))
     library.add(OLD, draft(ORCHESTRA))
@@ -98,9 +100,9 @@ def test_moving_into_a_collection_that_already_has_articles_keeps_each_once(
     hits = library.dense_search(NEW, library.embed_query("steel cables cracks"), 10)
     assert len(hits) == count
 
-    # A fresh process finds the same, from the files alone.
+    # A fresh process finds the same, from the stored data alone.
     library.close()
-    reopened = Library(tmp_path / "data", HashingEmbedder())
+    reopened = reopen(library, HashingEmbedder())
     try:
         assert snapshot(reopened, NEW) == (titles, count, df)
         assert len(reopened.dense_search(NEW, reopened.embed_query("cables"), 10)) == count
@@ -108,7 +110,7 @@ def test_moving_into_a_collection_that_already_has_articles_keeps_each_once(
         reopened.close()
 
 
-def test_moving_nothing_changes_nothing(library: Library) -> None:
+def test_moving_nothing_changes_nothing(library: Library | PostgresLibrary) -> None:
     assert library.move_collection("tg:1", "tg:2") == 0
     library.add("tg:1", draft(BRIDGE))
     assert library.move_collection("tg:1", "tg:1") == 0
