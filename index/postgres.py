@@ -9,8 +9,9 @@ deduplicate and rank alike (`index.bm25`).
   `HNSW_FROM` sentences; then it gets its own HNSW index, a partial index on `collection = name` built
   concurrently in the background, as the embedded store switches FAISS to HNSW past `FLAT_LIMIT`. A
   table-wide HNSW index would make every add of every chat 50 times slower.
-- Prepared statements are off: psycopg switches to a generic plan after five executions, which cannot
-  use a collection's partial index and turned a 5 ms search into 113 ms.
+- Prepared statements are off: psycopg switches to a generic plan after five executions, which turned
+  a 5 ms search into 113 ms; and a search names its collection as a literal, so that even a generic
+  plan could use the collection's partial index.
 """
 
 from __future__ import annotations
@@ -43,10 +44,11 @@ POOL_SIZE = 8
 # Articles at the draft's URL compared with it, most recent first (as index.store does).
 _URL_CANDIDATES = 20
 # Advisory-lock namespaces: a collection's writes, the schema, a collection's vector index build, and a
-# chat's turn (bot.telegram.turns). Keys are hashed into PostgreSQL's one bigint lock space.
+# chat's turn (bot.telegram.shared_turns). Keys are hashed into PostgreSQL's one bigint lock space.
 COLLECTION_LOCK = "verbatim:collection:"
 SCHEMA_LOCK = "verbatim:schema"
 HNSW_LOCK = "verbatim:hnsw:"
+CHAT_LOCK = "verbatim:chat:"
 
 
 def lock_key(name: str) -> int:
@@ -503,19 +505,12 @@ class PostgresLibrary:
         return {term: int(df) for term, df in rows}
 
     def dense_search(self, collection: str, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """The k sentences of highest inner product (unit vectors: cosine). The collection is a literal
-        in the query, so the planner can prove its partial HNSW index applies."""
-        from psycopg import sql
-
+        """The k sentences of highest inner product (unit vectors: cosine)."""
         if k <= 0:
             return []
-        query = sql.SQL(
-            "SELECT id, (embedding <#> %(q)s) * -1 FROM sentences WHERE collection = {}"
-            " ORDER BY embedding <#> %(q)s LIMIT %(k)s"
-        ).format(sql.Literal(collection))
         vector = np.asarray(query_vector, dtype=np.float32).reshape(-1)
         with self._conn() as conn:
-            rows = conn.execute(query, {"q": vector, "k": k}).fetchall()
+            rows = conn.execute(dense_query(collection), {"q": vector, "k": k}).fetchall()
         return [(int(i), float(s)) for i, s in rows]
 
     def lexical_search(self, collection: str, terms: list[str], k: int) -> list[LexicalHit]:
@@ -629,6 +624,18 @@ class PostgresLibrary:
 
 
 # -- SQL inside a caller's connection ------------------------------------------------------------------
+
+
+def dense_query(collection: str) -> Any:
+    """Dense search over one collection. The collection is a literal, not a parameter, so the planner
+    can prove that collection's partial HNSW index applies, even in a generic plan."""
+    from psycopg import sql
+
+    return sql.SQL(
+        "SELECT id, (embedding <#> %(q)s) * -1 FROM sentences WHERE collection = {}"
+        " ORDER BY embedding <#> %(q)s LIMIT %(k)s"
+    ).format(sql.Literal(collection))
+
 
 _SUMMARY_COLUMNS = "id, collection, title, url, author, published, source, added_at, sentence_count"
 _ARTICLE_COLUMNS = _SUMMARY_COLUMNS + ", text"

@@ -28,8 +28,8 @@ def run(
     return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode(), proc.stderr.decode())
 
 
-def ask_json(data_dir: Path, question: str, *extra: str) -> dict:
-    result = run(data_dir, "ask", "--json", question, *extra)
+def ask_json(data_dir: Path, question: str, *extra: str, **env: str) -> dict:
+    result = run(data_dir, "ask", "--json", question, *extra, **env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -212,3 +212,23 @@ def test_adding_a_link_end_to_end(tmp_path: Path) -> None:
 def test_a_missing_jsonl_file_is_a_clear_error(tmp_path: Path) -> None:
     result = run(tmp_path, "add", "--jsonl", str(tmp_path / "nope.jsonl"))
     assert result.returncode == 1 and "Cannot read" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_same_commands_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    pg = {"VERBATIM_DATABASE_URL": postgres_url}
+    added = run(tmp_path, "add", str(SEED_ARTICLE), **pg)
+    assert added.returncode == 0 and "23 sentences" in added.stdout, added.stderr
+    answer = ask_json(tmp_path, "why was the delegation cancelled?", **pg)
+    assert "refused to veto" in answer["citations"][0]["text"]
+    assert "1. Netanyahu sending delegation" in run(tmp_path, "list", **pg).stdout
+    assert "Deleted article 1" in run(tmp_path, "delete", "1", **pg).stdout
+    assert "no articles" in run(tmp_path, "list", **pg).stdout
+    assert not (tmp_path / "verbatim.sqlite3").exists()  # nothing went to the data dir
+
+
+def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    url = f"postgresql://verbatim:pw@/verbatim?host={tmp_path}&connect_timeout=2"
+    result = run(tmp_path / "data", "list", VERBATIM_DATABASE_URL=url)
+    assert result.returncode == 1
+    assert "Cannot reach the PostgreSQL database verbatim" in result.stderr
+    assert "Traceback" not in result.stderr and ":pw@" not in result.stderr
