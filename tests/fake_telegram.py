@@ -1703,6 +1703,17 @@ class FakeTelegram:
         with self._cond:
             return copy.deepcopy(self._updates)
 
+    def take_updates(self) -> list[dict[str, Any]]:
+        """The pending updates, oldest first, taken off the queue for the test to deliver to the webhook
+        (the fake calls no webhook itself). Only while one is set, as Telegram pushes only then; updates
+        of kinds the webhook's allowed_updates leave out are dropped, as Telegram never sends them."""
+        with self._cond:
+            if self._webhook is None:
+                raise RuntimeError("no webhook is set: the bot gets its updates with getUpdates")
+            taken = [u for u in self._updates if self._update_allowed(u)]
+            self._updates = []
+            return copy.deepcopy(taken)
+
     @property
     def webhook(self) -> dict[str, Any] | None:
         with self._cond:

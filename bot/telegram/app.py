@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram import (
     BotCommand,
@@ -37,6 +37,9 @@ from verbatim.bot.telegram.handlers import (
 )
 from verbatim.bot.telegram.render import SOURCES_PREFIX
 
+if TYPE_CHECKING:
+    from verbatim.bot.telegram.shared_turns import SharedTurns
+
 log = logging.getLogger(__name__)
 
 # Only what the bot handles; Telegram then does not send the rest at all.
@@ -68,14 +71,19 @@ def build_application(settings: Settings, engine: EngineLike) -> Application:  #
     """The bot, ready for `bot.telegram.serve.running` (or PTB's own run_polling/run_webhook)."""
     if settings.telegram_token is None or not settings.telegram_token.get_secret_value().strip():
         raise ValueError("no Telegram token in the settings")
-    handlers = Handlers(engine)
+    shared = shared_turns(settings)
+    handlers = Handlers(engine, shared)
     warm_up = _WarmUp(engine)
 
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]
+        if shared is not None:
+            await shared.open()
         await set_commands(app)
         warm_up.start()
 
     async def post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
+        if shared is not None:
+            await shared.close()
         await warm_up.wait()
 
     app = (
@@ -107,6 +115,16 @@ def build_application(settings: Settings, engine: EngineLike) -> Application:  #
     )
     add_handlers(app, handlers)
     return app
+
+
+def shared_turns(settings: Settings) -> SharedTurns | None:
+    """With a database, chats' turns are held there too: other workers may share it (and the URL)."""
+    url = settings.database_url.get_secret_value().strip() if settings.database_url else ""
+    if not url:
+        return None
+    from verbatim.bot.telegram.shared_turns import SharedTurns
+
+    return SharedTurns(url)
 
 
 def add_handlers(app: Application, handlers: Handlers) -> None:  # type: ignore[type-arg]

@@ -94,10 +94,11 @@ class ReportedError(Exception):
 
 
 class Handlers:
-    def __init__(self, engine: EngineLike) -> None:
+    def __init__(self, engine: EngineLike, shared_turns: SharedLock | None = None) -> None:
+        """`shared_turns`: chats' turns across processes too (workers on one database)."""
         self.engine = engine
         self.settings = engine.settings
-        self.turns = ChatTurns()
+        self.turns = ChatTurns(shared_turns)
         self.adds = AddLimit(self.settings.adds_per_user_per_hour)
         # Groups that became supergroups: old chat id -> new. Late updates of the old id, and replies to
         # it, go to the new chat and its collection.
@@ -531,21 +532,35 @@ class _Turn:
     holders: int = 0  # handlers holding or waiting for it: at 0 it is forgotten
 
 
+class SharedLock(Protocol):
+    """Chats' turns held beyond this process (`bot.telegram.shared_turns.SharedTurns`)."""
+
+    def hold(self, *chat_ids: int) -> contextlib.AbstractAsyncContextManager[None]: ...
+
+
 class ChatTurns:
     """One chat's updates one at a time, in the order they arrived; other chats run meanwhile.
 
     The application starts a task per update in arrival order, and each handler asks for its chat's
-    turn before its first await: asyncio.Lock wakes waiters first come, first served."""
+    turn before its first await: asyncio.Lock wakes waiters first come, first served. With `shared`
+    (several workers on one database) the turn is then also taken there, so a worker waits for the
+    update of the same chat another worker is handling."""
 
-    def __init__(self) -> None:
+    def __init__(self, shared: SharedLock | None = None) -> None:
         self._turns: dict[int, _Turn] = {}
+        self.shared = shared
 
     @contextlib.asynccontextmanager
     async def of(self, *chat_ids: int) -> AsyncIterator[None]:
         """The turn of every chat named, taken in one order everywhere (no two handlers deadlock)."""
         async with contextlib.AsyncExitStack() as stack:
-            for chat_id in sorted(set(chat_ids)):
+            chats = sorted(set(chat_ids))
+            for chat_id in chats:
                 await stack.enter_async_context(self._one(chat_id))
+            if self.shared is not None:
+                # Inside this process's own turn: its waiters keep their arrival order here rather than
+                # racing for the database, and the process asks the database once per chat at a time.
+                await stack.enter_async_context(self.shared.hold(*chats))
             yield
 
     @contextlib.asynccontextmanager

@@ -16,6 +16,7 @@ from telegram.ext import Application
 from verbatim.bot.settings import Settings
 from verbatim.bot.telegram.app import ALLOWED_UPDATES, build_application
 from verbatim.bot.telegram.handlers import EngineLike
+from verbatim.index.errors import VerbatimError
 
 log = logging.getLogger(__name__)
 
@@ -48,41 +49,50 @@ async def running(
     What `Application.run_polling`/`run_webhook` do, minus owning the event loop: `serve` adds its
     own signal handling, and tests run the bot inside their event loop.
     """
-    async with app:  # initialize (getMe: a bad token fails here) ... shutdown
-        if app.post_init:
-            await app.post_init(app)
-        assert app.updater is not None
-        if settings.webhook_url:
-            await app.updater.start_webhook(
-                listen=settings.webhook_listen,
-                port=settings.webhook_port,
-                url_path=urlsplit(settings.webhook_url).path.strip("/"),
-                webhook_url=settings.webhook_url,
-                secret_token=webhook_secret(settings),
-                allowed_updates=ALLOWED_UPDATES,
-            )
-        else:
-            await app.updater.start_polling(
-                poll_interval=0, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES
-            )
-        await app.start()
-        try:
-            yield app
-        finally:
-            if app.updater.running:
-                await app.updater.stop()
-            if app.running:
-                await app.stop()
-                if app.post_stop:
-                    await app.post_stop(app)
-    if app.post_shutdown:
-        await app.post_shutdown(app)
+    try:
+        async with app:  # initialize (getMe: a bad token fails here) ... shutdown
+            if app.post_init:
+                await app.post_init(app)
+            assert app.updater is not None
+            if settings.webhook_url:
+                await app.updater.start_webhook(
+                    listen=settings.webhook_listen,
+                    port=settings.webhook_port,
+                    url_path=urlsplit(settings.webhook_url).path.strip("/"),
+                    webhook_url=settings.webhook_url,
+                    secret_token=await asyncio.to_thread(webhook_secret, settings),
+                    allowed_updates=ALLOWED_UPDATES,
+                )
+            else:
+                await app.updater.start_polling(
+                    poll_interval=0, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES
+                )
+            await app.start()
+            try:
+                yield app
+            finally:
+                if app.updater.running:
+                    await app.updater.stop()
+                if app.running:
+                    await app.stop()
+                    if app.post_stop:
+                        await app.post_stop(app)
+    finally:
+        # Also after a failed start (a port taken): what post_init opened is closed, as PTB's run_* do.
+        if app.post_shutdown:
+            await app.post_shutdown(app)
 
 
 def webhook_secret(settings: Settings) -> str:
-    """The configured secret, or a fresh one: the webhook is set anew at each start, so any will do."""
+    """The configured secret, or one made up: the webhook is set anew at each start, so any will do,
+    as long as every worker behind the URL has the same (those on one database share one there)."""
     if settings.webhook_secret is not None and settings.webhook_secret.get_secret_value():
         return settings.webhook_secret.get_secret_value()
+    url = settings.database_url.get_secret_value().strip() if settings.database_url else ""
+    if url:
+        from verbatim.bot.telegram.shared_turns import shared_webhook_secret
+
+        return shared_webhook_secret(url)
     return secrets.token_urlsafe(32)
 
 
@@ -128,6 +138,9 @@ def serve(settings: Settings, engine: EngineLike) -> int:
             raise
         # The webhook's port is taken or may not be bound.
         print(f"Cannot listen on {settings.webhook_listen}:{settings.webhook_port}: {exc}", file=sys.stderr)
+        return 1
+    except VerbatimError as exc:  # the database, while starting
+        print(exc, file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # Ctrl-C before the signal handlers were in place
         pass
