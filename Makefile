@@ -9,7 +9,7 @@ TORCH_INDEX ?=
 DEMO_ARTICLE := examples/article.txt
 DEMO_DIR := .demo-data
 
-.PHONY: setup demo test test-fast lint bench-quality bench-news bench-speed bench-extraction bench-load train-reader clean
+.PHONY: setup demo test test-fast lint bench-quality bench-news bench-speed bench-extraction bench-load bench-backends train-reader clean
 
 setup: $(VENV)/.installed
 
@@ -58,6 +58,11 @@ bench-extraction: setup
 # `$(BIN)/python -m bench.load --engine fake` checks the harness alone in seconds.
 bench-load: setup
 	$(BIN)/python -m bench.load
+
+# SQLite + FAISS against PostgreSQL + pgvector: answer parity, latency at 10k / 100k / 1M sentences, adds
+# per second with 1 and 4 writers (about an hour on 2 cores; `--quick` for 10k and 100k only).
+bench-backends: setup
+	$(BIN)/python -m bench.backends
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) *.egg-info

@@ -41,10 +41,11 @@ from verbatim.index.reader import (
 from verbatim.index.segment import split_sentences
 from verbatim.index.text import content_terms
 
-from bench.common import ROOT, normalise, paragraph_ranges, read_jsonl
+from bench.common import CACHE, ROOT, normalise, paragraph_ranges, read_jsonl
 
 TRAIN = ROOT.parent / "shared" / "train" / "squad-v1.1-train"
 SEED = 0
+MINED_TOP = 8  # the ranker's candidates the reader reads in use (retrieval/weights.json read_top)
 
 ANTONYMS = {
     "first": "last",
@@ -202,28 +203,84 @@ def ranked_by_overlap(doc: Doc, question_terms: frozenset[str], indices: list[in
     return sorted(indices, key=lambda i: -score[i])
 
 
-def build_pairs(docs: dict[str, Doc], n_questions: int, rng: random.Random) -> list[Pair]:
+Mined = dict[tuple[str, str], list[str]]  # (article id, question) -> the ranker's best wrong sentences
+
+
+def mine_ranker_negatives(articles: list[dict], questions: list[dict], top: int = MINED_TOP) -> Mined:
+    """What the reader meets in use: for each question, the sentences our own ranker puts on top in the
+    question's article (its own collection) that do not hold the answer, best first. The articles are
+    indexed once in bench/.cache/train-index (about 10 minutes on one core), then reused."""
+    from verbatim.bot.answering import Answerer
+    from verbatim.bot.settings import Settings
+    from verbatim.index.embedder import SentenceTransformerEmbedder
+    from verbatim.index.library import Library
+    from verbatim.index.models import ArticleDraft
+    from verbatim.retrieval.ranking import rank
+
+    started = time.perf_counter()
+    embedder = SentenceTransformerEmbedder(Settings().model, torch_threads=1, batch_size=128)
+    library = Library(CACHE / "train-index", embedder)
+    for article in articles:
+        if not library.list_articles(article["id"]):
+            draft = ArticleDraft(id=article["id"], title=article["title"], text=article["text"])
+            library.add(article["id"], draft)
+    print(f"train articles indexed in {time.perf_counter() - started:.0f} s", flush=True)
+    embedder.embed_queries([q["question"] for q in questions])
+    answerer = Answerer(library, embedder)
+    mined: Mined = {}
+    for q in questions:
+        gold = [normalise(a) for a in q["answers"]]
+        info, contexts = answerer.candidates(q["article_id"], q["question"])
+        wrong = [
+            s.context.sentence.text
+            for s in rank(info, contexts)
+            if not any(g in normalise(s.context.sentence.text) for g in gold)
+        ]
+        mined[(q["article_id"], q["question"])] = wrong[:top]
+    library.close()
+    print(f"mined the ranker's negatives in {time.perf_counter() - started:.0f} s", flush=True)
+    return mined
+
+
+def sample_questions(docs: dict[str, Doc], n_questions: int, rng: random.Random) -> list[dict]:
+    """`n_questions` training questions in a seeded order, each with its answer in one or two sentences."""
     questions = list(read_jsonl(TRAIN / "questions.jsonl"))
     rng.shuffle(questions)
+    chosen = []
+    for q in questions:
+        if len(chosen) >= n_questions:
+            break
+        if answer_sentences(docs[q["article_id"]], q) is not None:
+            chosen.append(q)
+    return chosen
+
+
+def answer_sentences(doc: Doc, q: dict) -> tuple[int, int] | None:
+    """The first and last sentence holding the question's answer in its paragraph, if one or two do."""
+    p_start, p_end = paragraph_ranges(doc.text)[q["paragraph"]]
+    answer = q["answers"][0]
+    at = doc.text.find(answer, p_start, p_end)
+    if at < 0 or not answer.strip():
+        return None
+    holding = [i for i, (s, e, _) in enumerate(doc.spans) if s < at + len(answer) and e > at]
+    if not holding or len(holding) > 2:
+        return None
+    return holding[0], holding[-1]
+
+
+def build_pairs(
+    docs: dict[str, Doc], questions: list[dict], rng: random.Random, mined: Mined | None = None
+) -> list[Pair]:
     doc_ids = sorted(docs)
     pairs: list[Pair] = []
-    used = 0
     for q in questions:
-        if used >= n_questions:
-            break
         doc = docs[q["article_id"]]
-        p_start, p_end = paragraph_ranges(doc.text)[q["paragraph"]]
-        answer = q["answers"][0]
-        at = doc.text.find(answer, p_start, p_end)
-        if at < 0 or not answer.strip():
+        held = answer_sentences(doc, q)
+        if held is None:
             continue
-        holding = [i for i, (s, e, _) in enumerate(doc.spans) if s < at + len(answer) and e > at]
-        if not holding or len(holding) > 2:
-            continue
-        used += 1
         text, title = q["question"], doc.title
-        gold = normalise(answer)
-        first, last = holding[0], holding[-1]
+        gold = normalise(q["answers"][0])
+        first, last = held
         answer_text = passage(doc, first, last)
         if first == last and rng.random() < 0.25:
             pairs.append(Pair(text, title, with_neighbour(doc, first, rng), 1.0))
@@ -235,12 +292,21 @@ def build_pairs(docs: dict[str, Doc], n_questions: int, rng: random.Random) -> l
         same_paragraph = [i for i in others if doc.spans[i][2] == q["paragraph"]]
         elsewhere = [i for i in others if doc.spans[i][2] != q["paragraph"]]
         negatives = ranked_by_overlap(doc, q_terms, same_paragraph)[:1]
-        negatives += rng.sample(ranked_by_overlap(doc, q_terms, elsewhere)[:3], k=min(3, len(elsewhere)))[
-            : 2 - len(negatives)
+        if mined is None:
+            negatives += rng.sample(ranked_by_overlap(doc, q_terms, elsewhere)[:3], k=min(3, len(elsewhere)))[
+                : 2 - len(negatives)
+            ]
+        passages = [
+            with_neighbour(doc, i, rng, avoid=gold) if rng.random() < 0.2 else passage(doc, i, i)
+            for i in negatives
         ]
-        for i in negatives:
-            neg = with_neighbour(doc, i, rng, avoid=gold) if rng.random() < 0.2 else passage(doc, i, i)
-            pairs.append(Pair(text, title, neg, 0.0))
+        if mined is not None:
+            # The ranker's best wrong sentences in place of the lexical ones elsewhere: what the reader
+            # is given to tell apart in use.
+            own = {passage(doc, i, i) for i in negatives}
+            ranked = [t for t in mined.get((q["article_id"], text), []) if t not in own]
+            passages += ranked[: 2 - len(negatives)]
+        pairs.extend(Pair(text, title, neg, 0.0) for neg in passages)
         if rng.random() < 0.15:
             other = docs[rng.choice(doc_ids)]
             if other is not doc and other.spans:
@@ -288,6 +354,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves a core free)")
     parser.add_argument("--out", type=Path, default=BUNDLED_WEIGHTS)
     parser.add_argument("--checkpoint-steps", type=int, default=500)
+    parser.add_argument(
+        "--ranker-negatives",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="hard negatives from our ranker's top candidates (else from word overlap alone)",
+    )
     args = parser.parse_args()
 
     import torch
@@ -299,7 +371,11 @@ def main() -> None:
     rng = random.Random(SEED)
     started = time.perf_counter()
     docs = load_docs()
-    pairs = build_pairs(docs, args.questions, rng)
+    questions = sample_questions(docs, args.questions, rng)
+    mined = None
+    if args.ranker_negatives:
+        mined = mine_ranker_negatives(list(read_jsonl(TRAIN / "articles.jsonl")), questions)
+    pairs = build_pairs(docs, questions, rng, mined)
     counts = Counter(p.label for p in pairs)
     print(f"{len(pairs)} pairs ({int(counts[1.0])} positive) from {args.questions} questions "
           f"in {time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip
@@ -334,6 +410,7 @@ def main() -> None:
         "pairs": str(len(pairs)),
         "seed": str(SEED),
         "trained_on": "SQuAD v1.1 train",
+        "negatives": "ranker" if args.ranker_negatives else "overlap",
     }
     network.train()
     running, tick = 0.0, time.perf_counter()
