@@ -763,12 +763,12 @@ def _insert_article(conn: Any, collection: str, prepared: Prepared, vectors: np.
             copy.write_row((collection, term, sid, tf, length))
     # In term order: rows locked in one order cannot deadlock (unsorted, concurrent adds did), though
     # one collection's writers already queue on its advisory lock.
-    terms = sorted(df)
+    in_order = sorted(df)
     conn.execute(
         "INSERT INTO term_df(collection, term, df) SELECT %s, t.term, t.df"
         " FROM unnest(%s::text[], %s::int[]) AS t(term, df) ORDER BY t.term"
         " ON CONFLICT (collection, term) DO UPDATE SET df = term_df.df + excluded.df",
-        (collection, terms, [df[t] for t in terms]),
+        (collection, in_order, [df[t] for t in in_order]),
     )
     conn.execute(
         "UPDATE collections SET sentence_count = sentence_count + %s, term_total = term_total + %s,"
@@ -801,11 +801,11 @@ def _delete_article(conn: Any, collection: str, article_id: str) -> None:
         " WHERE p.collection = %s AND p.term = d.term AND p.sentence_id = d.sentence_id",
         ([term for term, _ in keys], [sid for _, sid in keys], collection),
     )
-    terms = sorted(df)
+    in_order = sorted(df)
     conn.execute(
         "UPDATE term_df d SET df = d.df - t.df FROM unnest(%s::text[], %s::int[]) AS t(term, df)"
         " WHERE d.collection = %s AND d.term = t.term",
-        (terms, [df[t] for t in terms], collection),
+        (in_order, [df[t] for t in in_order], collection),
     )
     conn.execute("DELETE FROM term_df WHERE collection = %s AND df <= 0", (collection,))
     conn.execute("DELETE FROM articles WHERE seq = %s", (seq,))  # its sentences go with it (CASCADE)
