@@ -8,7 +8,9 @@ Pairs, all from ../shared/train/squad-v1.1-train (disjoint from every evaluation
   same paragraph (so a two-sentence passage that holds the answer reads as an answer too);
 - hard negatives: the gold paragraph's other sentence that shares most rare words with the question,
   and the article's best such sentence elsewhere (what a lexical and dense search put on top), sometimes
-  joined with a neighbour; now and then a sentence of another article;
+  joined with a neighbour; now and then a sentence of another article. `--ranker-negatives` takes the
+  second from our own ranker's best wrong candidates instead (the train articles indexed once in
+  bench/.cache/train-index, about 25 minutes on one core);
 - look-alikes (the way SQuAD 2.0's writers made its unanswerable questions): the question with one
   name, number or year swapped for another of the same kind from the article, an antonym swapped in, or
   a negation added, against the very sentence that answered the original.
@@ -356,9 +358,9 @@ def main() -> None:
     parser.add_argument("--checkpoint-steps", type=int, default=500)
     parser.add_argument(
         "--ranker-negatives",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="hard negatives from our ranker's top candidates (else from word overlap alone)",
+        action="store_true",
+        help="hard negatives from our ranker's top candidates in place of the lexical ones elsewhere in"
+        " the article (tried; not what the shipped weights use: see README, The reading model)",
     )
     args = parser.parse_args()
 
