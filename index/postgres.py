@@ -31,7 +31,7 @@ from verbatim.index.adding import Limits, Prepared
 from verbatim.index.embedder import Embedder
 from verbatim.index.errors import InputError, ModelMismatchError, StorageError
 from verbatim.index.models import Article, ArticleDraft, ArticleSummary, Sentence
-from verbatim.index.storage import AddResult, ContextRow, LexicalHit
+from verbatim.index.storage import AddResult, ContextRow, LexicalHit, context_rows
 from verbatim.index.store import id_taken, same_story
 from verbatim.index.text import term_string
 from verbatim.index.vectors import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
@@ -609,29 +609,7 @@ class PostgresLibrary:
                 " JOIN articles a ON a.seq = s.article_seq ORDER BY s.id",
                 (collection, list(ids)),
             ).fetchall()
-        wanted = set(ids)
-        return [
-            ContextRow(
-                sid,
-                article_id,
-                title,
-                paragraph,
-                ordinal,
-                terms,
-                embedding.to_numpy().astype(np.float32, copy=False),
-                Sentence.model_construct(
-                    id=sid,
-                    article_id=article_id,
-                    ordinal=ordinal,
-                    paragraph=paragraph,
-                    start=start,
-                    end=end,
-                    text=text,
-                ),
-                sid in wanted,
-            )
-            for sid, article_id, title, paragraph, ordinal, terms, embedding, start, end, text in rows
-        ]
+        return context_rows(rows, ids, lambda stored: stored.to_numpy().astype(np.float32, copy=False))
 
 
 # -- SQL inside a caller's connection ------------------------------------------------------------------

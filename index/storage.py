@@ -8,9 +8,9 @@ another backend can stand behind it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 from verbatim.index.models import Article, ArticleDraft, ArticleSummary, Sentence
@@ -40,6 +40,37 @@ class ContextRow(NamedTuple):
     embedding: np.ndarray  # float32 unit vector
     sentence: Sentence
     candidate: bool  # one of the sentences asked for, not only of their paragraphs
+
+
+def context_rows(
+    rows: Iterable[Sequence[Any]], wanted: Iterable[int], vector: Callable[[Any], np.ndarray]
+) -> list[ContextRow]:
+    """ContextRows from a backend's rows in the order (id, article id, title, paragraph, ordinal, terms,
+    stored embedding, start, end, text); `vector` turns the stored embedding into a float32 array."""
+    asked = set(wanted)
+    return [
+        ContextRow(
+            sid,
+            article_id,
+            title,
+            paragraph,
+            ordinal,
+            terms,
+            vector(embedding),
+            # Trusted rows, hundreds a question: built without validation.
+            Sentence.model_construct(
+                id=sid,
+                article_id=article_id,
+                ordinal=ordinal,
+                paragraph=paragraph,
+                start=start,
+                end=end,
+                text=text,
+            ),
+            sid in asked,
+        )
+        for sid, article_id, title, paragraph, ordinal, terms, embedding, start, end, text in rows
+    ]
 
 
 class Storage(Protocol):

@@ -27,7 +27,7 @@ import numpy as np
 from verbatim.index import bm25
 from verbatim.index.errors import DuplicateIdError, StorageError, VerbatimError
 from verbatim.index.models import Article, ArticleDraft, ArticleSummary, Sentence, Span
-from verbatim.index.storage import ContextRow, LexicalHit
+from verbatim.index.storage import ContextRow, LexicalHit, context_rows
 from verbatim.index.text import term_string, words
 
 log = logging.getLogger(__name__)
@@ -589,30 +589,7 @@ class Store:
                 " JOIN articles a ON a.seq = s.article_seq ORDER BY s.id",
                 (collection, *ids),
             ).fetchall()
-        wanted = set(ids)
-        return [
-            ContextRow(
-                sid,
-                article_id,
-                title,
-                paragraph,
-                ordinal,
-                terms,
-                np.frombuffer(embedding, dtype=np.float32),
-                # Trusted rows, hundreds a question: built without validation.
-                Sentence.model_construct(
-                    id=sid,
-                    article_id=article_id,
-                    ordinal=ordinal,
-                    paragraph=paragraph,
-                    start=start,
-                    end=end,
-                    text=text,
-                ),
-                sid in wanted,
-            )
-            for sid, article_id, title, paragraph, ordinal, terms, embedding, start, end, text in rows
-        ]
+        return context_rows(rows, ids, lambda stored: np.frombuffer(stored, dtype=np.float32))
 
     def embeddings(self, collection: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
         """All (ids, vectors) of a collection, for rebuilding its FAISS index."""
