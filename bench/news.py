@@ -26,10 +26,15 @@ from verbatim.index.models import ArticleDraft
 from verbatim.retrieval.features import CandidateContext
 from verbatim.retrieval.models import Answer
 
-from bench.common import CACHE, EVAL, Timer, machine, normalise, read_jsonl
-from bench.quality import Pool, Question, by_bm25, by_dense, by_model, cached_pools
+from bench.common import CACHE, EVAL, ROOT, Timer, machine, normalise, read_jsonl
+from bench.quality import Pool, Question, article_hits, by_bm25, by_dense, by_model, cached_pools
 
 NEWS = EVAL / "news-qa-2023-2026"
+# Plain questions, as someone asks who has not read the article ("who is suing madonna?"), written for
+# this project over nine articles of the tuning period, with the words that answer them: a tuning half
+# (six articles) and a held-out half (three others). Each is asked of its article alone.
+PLAIN = ROOT / "bench" / "data" / "plain-news-questions.jsonl"
+PLAIN_LIBRARY = CACHE / "plain-news"
 LIBRARY = CACHE / "news"
 # name -> which questions (by their date) the collection serves
 PERIODS: dict[str, Callable[[str], bool]] = {
@@ -113,6 +118,54 @@ def news_pools(answerer: Answerer, collection: str, qs: list[NewsQuestion], tag:
     return cached_pools(answerer, collection, qs, hits, f"news-{tag}", LIBRARY / DB_NAME)
 
 
+def plain_questions(half: str) -> list[Question]:
+    return [
+        Question(q["id"], q["article_id"], q["question"], q["answers"], None)
+        for q in read_jsonl(PLAIN)
+        if q["half"] == half
+    ]
+
+
+def plain_collection(article_id: str) -> str:
+    return "plain-" + article_id.replace(":", "-")
+
+
+def plain_library(settings: Settings) -> Library:
+    """Each article of the plain questions alone in a collection, as a chat that added one article
+    holds it: how the product is used, and where a small collection's statistics tell little."""
+    library = Library(PLAIN_LIBRARY, SentenceTransformerEmbedder(settings.model, batch_size=128))
+    articles = {a["id"]: a for a in read_jsonl(NEWS / "articles.jsonl")}
+    for article_id in sorted({q["article_id"] for q in read_jsonl(PLAIN)}):
+        collection = plain_collection(article_id)
+        if not library.list_articles(collection):
+            a = articles[article_id]
+            library.add(
+                collection, ArticleDraft(id=article_id, title=a["title"], text=a["text"], url=a.get("url"))
+            )
+    return library
+
+
+def plain_pools(library: Library, half: str) -> list[Pool]:
+    """The plain questions of one half, each asked of its article's own collection."""
+    answerer = Answerer(library, library.embedder)
+    pools: list[Pool] = []
+    qs = plain_questions(half)
+    for article_id in sorted({q.article_id for q in qs}):
+        mine = [q for q in qs if q.article_id == article_id]
+        tag = f"{plain_collection(article_id)}-{half}"
+        pools += cached_pools(
+            answerer, plain_collection(article_id), mine, article_hits, tag, PLAIN_LIBRARY / DB_NAME
+        )
+    return pools
+
+
+def plain_right(q: Question, answer: Answer) -> bool:
+    if not answer.answered:
+        return False
+    first = answer.citations[0]
+    return first.article_id == q.article_id and any(normalise(a) in normalise(first.text) for a in q.answers)
+
+
 def first_quote_right(q: NewsQuestion, answer: Answer) -> bool:
     return answer.answered and is_hit(q, answer.citations[0].article_id, answer.citations[0].text)
 
@@ -172,6 +225,15 @@ def main() -> None:
         refused = sum(not a.answered for a in got) / len(got)
         print(f"other period ({label}): {asked} questions asked of {collection}: "
               f"right {right:.3f}, refused {refused:.3f} ({len(qs)} questions)")  # fmt: skip
+    plain = plain_library(settings)
+    plain_answerer = Answerer(plain, plain.embedder, reader=cached)
+    for half in ("tuning", "held-out"):
+        qs = plain_questions(half)
+        got = [plain_answerer.ask(plain_collection(q.article_id), q.text) for q in qs]
+        answered = sum(a.answered for a in got) / len(got)
+        right = sum(plain_right(q, a) for q, a in zip(qs, got, strict=True)) / len(qs)
+        print(f"plain questions ({half} half, each asked of its own article): answered {answered:.3f}, "
+              f"first quote right {right:.3f} ({len(qs)} questions)")  # fmt: skip
     if cached is not None:
         cached.save()
 

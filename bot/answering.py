@@ -58,7 +58,7 @@ class Answerer:
         if not contexts:
             return refusal(question, "no_match", reader=reader_name)
         ranked = rank(q, contexts)
-        ranker_confidence = answerability(ranked, len(q.terms))
+        ranker_confidence = answerability(ranked)
         if self.reader is None:
             fitted = weights.fitted()
             passages = by_share(ranked, self.max_citations)

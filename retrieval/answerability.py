@@ -39,34 +39,33 @@ _SENTENCE_SIGNS: dict[str, int] = {
     "answer_slot": 1,
 }
 # Each read twice: for the top sentence, and at its best over the top few (the answer is often the
-# second or third sentence, which the first only resembles); then how much the question says.
+# second or third sentence, which the first only resembles). Nothing about the question's length: fitted
+# on SQuAD, whose questions reuse the article's words, more question words meant more confidence, and
+# short plain questions ("what did Kirby say?") lost it for being short.
 BEST_OF = 3
 ANSWER_FEATURE_SIGNS: dict[str, int] = {
     **{f"top_{name}": sign for name, sign in _SENTENCE_SIGNS.items()},
     **{f"best_{name}": sign for name, sign in _SENTENCE_SIGNS.items()},
-    "question_terms": 0,
 }
 ANSWER_FEATURE_NAMES = tuple(ANSWER_FEATURE_SIGNS)
 _COLUMNS = [(FEATURE_NAMES.index(name), sign) for name, sign in _SENTENCE_SIGNS.items()]
 
 
-def answer_features(ranked: Sequence[Scored], question_terms: int) -> list[float]:
+def answer_features(ranked: Sequence[Scored]) -> list[float]:
     top = ranked[0].features
     best = [
         (max if sign > 0 else min)(item.features[column] for item in ranked[:BEST_OF])
         for column, sign in _COLUMNS
     ]
-    return [*(top[column] for column, _ in _COLUMNS), *best, math.log1p(question_terms)]
+    return [*(top[column] for column, _ in _COLUMNS), *best]
 
 
-def answerability(
-    ranked: Sequence[Scored], question_terms: int, fitted: weights.Fitted | None = None
-) -> float:
+def answerability(ranked: Sequence[Scored], fitted: weights.Fitted | None = None) -> float:
     """Probability that the top-ranked sentence answers the question (0 when nothing was found)."""
     if not ranked:
         return 0.0
     fitted = fitted or weights.fitted()
-    values = answer_features(ranked, question_terms)
+    values = answer_features(ranked)
     logit = fitted.answer_bias + sum(
         fitted.answer.get(n, 0.0) * v for n, v in zip(ANSWER_FEATURE_NAMES, values, strict=True)
     )

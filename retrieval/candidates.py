@@ -3,6 +3,7 @@ with what its paragraph says around it. Pure functions over what storage returne
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
@@ -16,6 +17,24 @@ from verbatim.retrieval.features import CandidateContext
 # sentence of fifty is 20,000 matches). On the SQuAD collection (10k sentences) no question comes near
 # it: the most any question's terms match is 2,100 sentences.
 LEXICAL_MATCH_BUDGET = 8_000
+
+# Sentences that state nothing to quote as an answer: a question (an FAQ heading, or a quiz that prints
+# the very question asked, which would come back word for word with full confidence) and a line that
+# points at another article ("Read next: …"). They stay in their paragraph as context for the others.
+_ENDS_ASKING = re.compile(r"\?[\s\"”’')\]]*$")
+_QUOTATION = re.compile(r"[\"“”‘]")  # a question someone asked, quoted, is said in the article
+_POINTER = re.compile(
+    r"^\W*(?:read|also read|related|see also|more on|watch|listen|recommended|sign up|subscribe)\b"
+    r"[^:.!?]{0,30}:",
+    re.IGNORECASE,
+)
+
+
+def quotable(text: str) -> bool:
+    """Whether a sentence can be quoted as an answer: not a question, not a pointer to more reading."""
+    if _ENDS_ASKING.search(text) and not _QUOTATION.search(text):
+        return False
+    return _POINTER.match(text) is None
 
 
 def lexical_terms(terms: list[str], df: Mapping[str, int], budget: int = LEXICAL_MATCH_BUDGET) -> list[str]:
@@ -66,7 +85,7 @@ def candidate_contexts(
     contexts = []
     by_id = {row.id: row.sentence for row in rows}
     for row in rows:
-        if not row.candidate:
+        if not row.candidate or not quotable(row.sentence.text):
             continue  # context only
         sentence = row.sentence
         sid = row.id

@@ -12,7 +12,7 @@ from verbatim.index.models import Article, ArticleDraft, Sentence
 from verbatim.index.text import words
 from verbatim.retrieval import reading
 from verbatim.retrieval.answer import by_share, compose_answer, list_end, merge_adjacent
-from verbatim.retrieval.candidates import lexical_terms
+from verbatim.retrieval.candidates import lexical_terms, quotable
 from verbatim.retrieval.contrast import antonym_clash, negation_mismatch
 from verbatim.retrieval.features import CandidateContext, question_info
 from verbatim.retrieval.models import Citation
@@ -37,6 +37,18 @@ def test_an_antonym_in_place_of_the_question_word_is_a_clash() -> None:
     assert antonym_clash(w("Who was the last king?"), w("He was the first king of Poland."))
     assert not antonym_clash(w("When did the price rise and fall?"), w("The price rose and fell."))
     assert not antonym_clash(w("When did the price rise?"), w("In 1979 the price rose again."))
+
+
+def test_questions_and_pointers_to_other_articles_are_never_quoted_as_answers() -> None:
+    assert not quotable("Why did the council close the bridge?")
+    assert not quotable("Who is presenting at the awards? ")
+    assert not quotable("Read next: Council and mayor on collision course over bridge")
+    assert not quotable("READ MORE: Storm hits the coast")
+    assert not quotable("Related coverage: what the closure means for commuters")
+    # A question someone asked, quoted, is something the article reports; so is a plain statement.
+    assert quotable('The mayor asked: "Why was nobody told?"')
+    assert quotable("The watch cost $5, and readers asked why.")
+    assert quotable("What? The council said it had no choice.")
 
 
 def test_lexical_search_keeps_the_rarest_terms_within_the_match_budget() -> None:
@@ -202,3 +214,20 @@ def test_every_seed_question_is_answered_from_its_evidence_or_refused(
             assert any(e in answer.citations[0].text for e in q["answers"]), q["question"]
         else:
             assert not answer.answered, q["question"]
+
+
+@pytest.mark.slow
+def test_an_faq_heading_is_not_quoted_back_as_the_answer(library: Library, answerer: Answerer) -> None:
+    """A question printed in the article (an FAQ heading, a quiz) matches the question word for word;
+    the answer is the sentence that says why."""
+    text = (
+        "Why was the harbour bridge closed?\n\n"
+        "The council closed the harbour bridge on Monday after inspectors found cracks in its piers.\n\n"
+        "Read next: Why was the harbour bridge closed, and when will it reopen\n\n"
+        "Repairs are expected to take six weeks."
+    )
+    library.add("faq", ArticleDraft(title="Harbour bridge closed", text=text))
+    answer = answerer.ask("faq", "Why was the harbour bridge closed?")
+    assert answer.citations
+    assert "inspectors found cracks" in answer.citations[0].text
+    assert not any(c.text.rstrip().endswith("?") or c.text.startswith("Read next") for c in answer.citations)
