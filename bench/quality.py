@@ -38,6 +38,7 @@ SEED = EVAL / "seed"
 # words, and a refusal threshold fitted on them alone refuses the way people ask. Split into halves
 # with the articles, like SQuAD's (the tuning half over the even-numbered articles).
 PLAIN = ROOT / "bench" / "data" / "plain-questions.jsonl"
+OWN_ARTICLE = CACHE / "own-article"  # each SQuAD and SQuAD 2.0 article alone in a collection
 # Bumped when what a pool holds changes, so an older cache is not read.
 POOL_VERSION = 3  # 3: questions and "Read next:" lines are no longer candidates
 
@@ -362,15 +363,47 @@ def cached_pools(
 ) -> list[Pool]:
     """Retrieval results, cached until `index` (the database searched) changes; delete bench/.cache to
     start afresh."""
-    path = CACHE / f"pools-v{POOL_VERSION}-{tag}-{len(qs)}.pickle"
+    return cached(f"{tag}-{len(qs)}", index, lambda: gather(answerer, collection, qs, hits))
+
+
+def cached(name: str, index: Path, build: Callable[[], list[Pool]]) -> list[Pool]:
+    path = CACHE / f"pools-v{POOL_VERSION}-{name}.pickle"
     if path.exists() and path.stat().st_mtime > index.stat().st_mtime:
         with path.open("rb") as handle:
             pools: list[Pool] = PoolUnpickler(handle).load()
         return pools
-    pools = gather(answerer, collection, qs, hits)
+    pools = build()
     with path.open("wb") as handle:
         pickle.dump([dataclasses.replace(p, x=None) for p in pools], handle)
     return pools
+
+
+def own_article_pools(settings: Settings, articles: Path, qs: Sequence[Question], tag: str) -> list[Pool]:
+    """Each question asked of a collection that holds its article alone, as a chat that added one
+    article holds it: fewer sentences to choose from, and term statistics that tell less."""
+    library = Library(OWN_ARTICLE, SentenceTransformerEmbedder(settings.model, batch_size=128))
+    texts = {}
+    for a in read_jsonl(articles):
+        texts[a["id"]] = a["text"]
+        if not library.list_articles(own_collection(tag, a["id"])):
+            library.add(
+                own_collection(tag, a["id"]), ArticleDraft(id=a["id"], title=a["title"], text=a["text"])
+            )
+    answerer = Answerer(library, library.embedder)
+    hits = partial(strict_hits, texts=texts)
+
+    def build() -> list[Pool]:
+        pools = []
+        for article_id in texts:
+            mine = [q for q in qs if q.article_id == article_id]
+            pools += gather(answerer, own_collection(tag, article_id), mine, hits) if mine else []
+        return pools
+
+    return cached(f"own-{tag}-{len(qs)}", OWN_ARTICLE / "verbatim.sqlite3", build)
+
+
+def own_collection(tag: str, article_id: str) -> str:
+    return f"{tag}-" + article_id.replace(":", "-")
 
 
 def main() -> None:
@@ -410,6 +443,8 @@ def main() -> None:
             answerer, "seed", squad_qs[::5], partial(strict_hits, texts=seed_texts), "offtopic"
         )
         plain = cached_pools(answerer, "squad", questions(PLAIN), article_hits, "plain")
+        own = own_article_pools(settings, SQUAD / "articles.jsonl", squad_qs, "squad")
+        own_unanswerable = own_article_pools(settings, SQUAD2 / "articles.jsonl", unanswerable_qs, "squad2")
     print(
         f"retrieved candidates for {len(pools) + len(unanswerable) + len(off_topic)} questions"
         f" in {t.seconds:.0f} s"
@@ -418,6 +453,8 @@ def main() -> None:
     unanswerable_train, unanswerable_held_out = split(unanswerable, list(squad2_texts))
     off_topic_train, off_topic_held_out = split(off_topic, list(squad_texts))
     plain_train, plain_held_out = split(plain, list(squad_texts))
+    own_train, own_held_out = split(own, list(squad_texts))
+    own_unanswerable_train, own_unanswerable_held_out = split(own_unanswerable, list(squad2_texts))
     if args.tune_ranker:
         tune(train, unanswerable_train, off_topic_train)
     ranker_report(pools, held_out, unanswerable, unanswerable_held_out, off_topic, plain, plain_held_out)
@@ -434,10 +471,12 @@ def main() -> None:
         with Timer() as t:
             model = stage.fit(
                 [
-                    stage.TuningSet("squad", train, True, 0.3, hit),
+                    stage.TuningSet("squad", train, True, 0.15, hit),
+                    stage.TuningSet("squad, own article", own_train, True, 0.15, hit),
                     stage.TuningSet("plain", plain_train, True, 0.05),
                     *news_tuning_sets(settings),
-                    stage.TuningSet("squad2", unanswerable_train, False, 0.2),
+                    stage.TuningSet("squad2", unanswerable_train, False, 0.1),
+                    stage.TuningSet("squad2, own article", own_unanswerable_train, False, 0.1),
                     stage.TuningSet("off-topic", off_topic_train, False, 0.15),
                 ],
                 cached,
@@ -454,6 +493,8 @@ def main() -> None:
     for name, group, group_hit in (
         ("SQuAD v1.1 dev, all", pools, hit),
         ("SQuAD v1.1 dev, held-out half", held_out, hit),
+        ("SQuAD, each of its article alone", own, hit),
+        ("SQuAD, own article, held-out half", own_held_out, hit),
         ("plain questions, all", plain, stage.sentence_hit),
         ("plain questions, held-out half", plain_held_out, stage.sentence_hit),
     ):
@@ -461,6 +502,8 @@ def main() -> None:
     for name, group in (
         ("SQuAD 2.0 unanswerable, all", unanswerable),
         ("SQuAD 2.0 unanswerable, held-out half", unanswerable_held_out),
+        ("SQuAD 2.0, each of its article alone", own_unanswerable),
+        ("SQuAD 2.0, own article, held-out half", own_unanswerable_held_out),
         ("off-topic, all", off_topic),
         ("off-topic, held-out half", off_topic_held_out),
     ):

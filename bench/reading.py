@@ -145,7 +145,7 @@ def fit(sets: list[TuningSet], reader: Reader, answer_rate: float) -> ReadingMod
     grid = {
         (n, m): top1_rate(replace(model, read_top=n, rank_mix=m))
         for n in (16, 12, 8)
-        for m in (0.0, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2)
+        for m in (0.0, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2, 1.6, 2.4)
     }
     best = max(grid.values())
     read_top = min(n for (n, _), v in grid.items() if v >= best - 0.005)
