@@ -493,7 +493,7 @@ def main() -> None:
     for name, group, group_hit in (
         ("SQuAD v1.1 dev, all", pools, hit),
         ("SQuAD v1.1 dev, held-out half", held_out, hit),
-        ("SQuAD, each of its article alone", own, hit),
+        ("SQuAD, each asked of its article alone", own, hit),
         ("SQuAD, own article, held-out half", own_held_out, hit),
         ("plain questions, all", plain, stage.sentence_hit),
         ("plain questions, held-out half", plain_held_out, stage.sentence_hit),
@@ -502,7 +502,7 @@ def main() -> None:
     for name, group in (
         ("SQuAD 2.0 unanswerable, all", unanswerable),
         ("SQuAD 2.0 unanswerable, held-out half", unanswerable_held_out),
-        ("SQuAD 2.0, each of its article alone", own_unanswerable),
+        ("SQuAD 2.0, each asked of its article", own_unanswerable),
         ("SQuAD 2.0, own article, held-out half", own_unanswerable_held_out),
         ("off-topic, all", off_topic),
         ("off-topic, held-out half", off_topic_held_out),
