@@ -27,7 +27,19 @@ from verbatim.retrieval.features import CandidateContext
 from verbatim.retrieval.models import Answer
 
 from bench.common import CACHE, EVAL, ROOT, Timer, machine, normalise, read_jsonl
-from bench.quality import Pool, Question, article_hits, by_bm25, by_dense, by_model, cached_pools
+from bench.quality import (
+    Pool,
+    Question,
+    article_hits,
+    by_bm25,
+    by_dense,
+    by_model,
+    cached_pools,
+    in_article_with_answer,
+    one_article_collection,
+    one_article_library,
+    one_article_pools,
+)
 
 NEWS = EVAL / "news-qa-2023-2026"
 # Plain questions, as someone asks who has not read the article ("who is suing madonna?"), written for
@@ -126,44 +138,17 @@ def plain_questions(half: str) -> list[Question]:
     ]
 
 
-def plain_collection(article_id: str) -> str:
-    return "plain-" + article_id.replace(":", "-")
-
-
-def plain_library(settings: Settings) -> Library:
+def plain_library(embedder: SentenceTransformerEmbedder) -> Library:
     """Each article of the plain questions alone in a collection, as a chat that added one article
     holds it: how the product is used, and where a small collection's statistics tell little."""
-    library = Library(PLAIN_LIBRARY, SentenceTransformerEmbedder(settings.model, batch_size=128))
     articles = {a["id"]: a for a in read_jsonl(NEWS / "articles.jsonl")}
-    for article_id in sorted({q["article_id"] for q in read_jsonl(PLAIN)}):
-        collection = plain_collection(article_id)
-        if not library.list_articles(collection):
-            a = articles[article_id]
-            library.add(
-                collection, ArticleDraft(id=article_id, title=a["title"], text=a["text"], url=a.get("url"))
-            )
-    return library
+    wanted = sorted({q["article_id"] for q in read_jsonl(PLAIN)})
+    return one_article_library(PLAIN_LIBRARY, embedder, (articles[i] for i in wanted), "plain")
 
 
 def plain_pools(library: Library, half: str) -> list[Pool]:
     """The plain questions of one half, each asked of its article's own collection."""
-    answerer = Answerer(library, library.embedder)
-    pools: list[Pool] = []
-    qs = plain_questions(half)
-    for article_id in sorted({q.article_id for q in qs}):
-        mine = [q for q in qs if q.article_id == article_id]
-        tag = f"{plain_collection(article_id)}-{half}"
-        pools += cached_pools(
-            answerer, plain_collection(article_id), mine, article_hits, tag, PLAIN_LIBRARY / DB_NAME
-        )
-    return pools
-
-
-def plain_right(q: Question, answer: Answer) -> bool:
-    if not answer.answered:
-        return False
-    first = answer.citations[0]
-    return first.article_id == q.article_id and any(normalise(a) in normalise(first.text) for a in q.answers)
+    return one_article_pools(library, plain_questions(half), article_hits, "plain")
 
 
 def first_quote_right(q: NewsQuestion, answer: Answer) -> bool:
@@ -225,13 +210,16 @@ def main() -> None:
         refused = sum(not a.answered for a in got) / len(got)
         print(f"other period ({label}): {asked} questions asked of {collection}: "
               f"right {right:.3f}, refused {refused:.3f} ({len(qs)} questions)")  # fmt: skip
-    plain = plain_library(settings)
+    plain = plain_library(library.embedder)
     plain_answerer = Answerer(plain, plain.embedder, reader=cached)
     for half in ("tuning", "held-out"):
         qs = plain_questions(half)
-        got = [plain_answerer.ask(plain_collection(q.article_id), q.text) for q in qs]
+        got = [plain_answerer.ask(one_article_collection("plain", q.article_id), q.text) for q in qs]
         answered = sum(a.answered for a in got) / len(got)
-        right = sum(plain_right(q, a) for q, a in zip(qs, got, strict=True)) / len(qs)
+        right = sum(
+            a.answered and in_article_with_answer(q, a.citations[0].article_id, a.citations[0].text)
+            for q, a in zip(qs, got, strict=True)
+        ) / len(qs)
         print(f"plain questions ({half} half, each asked of its own article): answered {answered:.3f}, "
               f"first quote right {right:.3f} ({len(qs)} questions)")  # fmt: skip
     if cached is not None:

@@ -13,7 +13,7 @@ import argparse
 import dataclasses
 import itertools
 import pickle
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -22,7 +22,7 @@ from typing import Any
 from verbatim.bot.answering import Answerer
 from verbatim.bot.settings import Settings
 from verbatim.index.embedder import SentenceTransformerEmbedder
-from verbatim.index.library import Library
+from verbatim.index.library import DB_NAME, Library
 from verbatim.index.models import ArticleDraft
 from verbatim.index.reader import BUNDLED_WEIGHTS, load_reader
 from verbatim.retrieval.features import FEATURE_NAMES, CandidateContext, QuestionInfo
@@ -110,14 +110,15 @@ def strict_hits(q: Question, contexts: Sequence[CandidateContext], texts: dict[s
     ]
 
 
+def in_article_with_answer(q: Question, article_id: str, text: str) -> bool:
+    """For questions without a gold paragraph: the text lies in the question's article and holds an
+    answer."""
+    norm = normalise(text)
+    return article_id == q.article_id and any(normalise(a) and normalise(a) in norm for a in q.answers)
+
+
 def article_hits(q: Question, contexts: Sequence[CandidateContext]) -> list[bool]:
-    """For questions without a gold paragraph: the sentence lies in the question's article and holds
-    an answer."""
-    golds = [normalise(a) for a in q.answers if normalise(a)]
-    return [
-        c.sentence.article_id == q.article_id and any(g in normalise(c.sentence.text) for g in golds)
-        for c in contexts
-    ]
+    return [in_article_with_answer(q, c.sentence.article_id, c.sentence.text) for c in contexts]
 
 
 # Which of a question's candidates hold its answer.
@@ -378,31 +379,35 @@ def cached(name: str, index: Path, build: Callable[[], list[Pool]]) -> list[Pool
     return pools
 
 
-def own_article_pools(settings: Settings, articles: Path, qs: Sequence[Question], tag: str) -> list[Pool]:
-    """Each question asked of a collection that holds its article alone, as a chat that added one
-    article holds it: fewer sentences to choose from, and term statistics that tell less."""
-    library = Library(OWN_ARTICLE, SentenceTransformerEmbedder(settings.model, batch_size=128))
-    texts = {}
-    for a in read_jsonl(articles):
-        texts[a["id"]] = a["text"]
-        if not library.list_articles(own_collection(tag, a["id"])):
-            library.add(
-                own_collection(tag, a["id"]), ArticleDraft(id=a["id"], title=a["title"], text=a["text"])
-            )
+def one_article_library(
+    directory: Path, embedder: SentenceTransformerEmbedder, articles: Iterable[dict[str, Any]], tag: str
+) -> Library:
+    """Each article alone in a collection, as a chat that added one article holds it: fewer sentences
+    to choose from, and term statistics that tell less."""
+    library = Library(directory, embedder)
+    for a in articles:
+        collection = one_article_collection(tag, a["id"])
+        if not library.list_articles(collection):
+            draft = ArticleDraft(id=a["id"], title=a["title"], text=a["text"], url=a.get("url"))
+            library.add(collection, draft)
+    return library
+
+
+def one_article_pools(library: Library, qs: Sequence[Question], hits: HitFlags, tag: str) -> list[Pool]:
+    """Each question asked of the collection that holds its article alone (`one_article_library`)."""
     answerer = Answerer(library, library.embedder)
-    hits = partial(strict_hits, texts=texts)
 
     def build() -> list[Pool]:
         pools = []
-        for article_id in texts:
+        for article_id in dict.fromkeys(q.article_id for q in qs):
             mine = [q for q in qs if q.article_id == article_id]
-            pools += gather(answerer, own_collection(tag, article_id), mine, hits) if mine else []
+            pools += gather(answerer, one_article_collection(tag, article_id), mine, hits)
         return pools
 
-    return cached(f"own-{tag}-{len(qs)}", OWN_ARTICLE / "verbatim.sqlite3", build)
+    return cached(f"own-{tag}-{len(qs)}", library.data_dir / DB_NAME, build)
 
 
-def own_collection(tag: str, article_id: str) -> str:
+def one_article_collection(tag: str, article_id: str) -> str:
     return f"{tag}-" + article_id.replace(":", "-")
 
 
@@ -443,12 +448,20 @@ def main() -> None:
             answerer, "seed", squad_qs[::5], partial(strict_hits, texts=seed_texts), "offtopic"
         )
         plain = cached_pools(answerer, "squad", questions(PLAIN), article_hits, "plain")
-        own = own_article_pools(settings, SQUAD / "articles.jsonl", squad_qs, "squad")
-        own_unanswerable = own_article_pools(settings, SQUAD2 / "articles.jsonl", unanswerable_qs, "squad2")
-    print(
-        f"retrieved candidates for {len(pools) + len(unanswerable) + len(off_topic)} questions"
-        f" in {t.seconds:.0f} s"
-    )
+        own = one_article_pools(
+            one_article_library(OWN_ARTICLE, embedder, read_jsonl(SQUAD / "articles.jsonl"), "squad"),
+            squad_qs,
+            partial(strict_hits, texts=squad_texts),
+            "squad",
+        )
+        own_unanswerable = one_article_pools(
+            one_article_library(OWN_ARTICLE, embedder, read_jsonl(SQUAD2 / "articles.jsonl"), "squad2"),
+            unanswerable_qs,
+            partial(strict_hits, texts=squad2_texts),
+            "squad2",
+        )
+    retrieved = sum(map(len, (pools, unanswerable, off_topic, plain, own, own_unanswerable)))
+    print(f"retrieved candidates for {retrieved} questions in {t.seconds:.0f} s")
     train, held_out = split(pools, list(squad_texts))
     unanswerable_train, unanswerable_held_out = split(unanswerable, list(squad2_texts))
     off_topic_train, off_topic_held_out = split(off_topic, list(squad_texts))
@@ -543,25 +556,25 @@ def ranker_report(
         )
     answered = 1 - refused(pools, threshold)
     answered_held = 1 - refused(held_out, threshold)
-    right = sum(p.hits[by_model(p)[0]] and answer_probability(p) >= threshold for p in pools if p.contexts)
+
+    def first_right(group: list[Pool]) -> float:
+        return sum(
+            p.hits[by_model(p)[0]] and answer_probability(p) >= threshold for p in group if p.contexts
+        ) / len(group)
+
     print(f"\nwithout the reader (threshold {threshold:.3f}):")
     print(f"answerable SQuAD questions answered:        {answered:.3f} (held-out {answered_held:.3f})")
-    print(f"first quote right (refusals count as misses): {right / len(pools):.3f}")
+    print(f"first quote right (refusals count as misses): {first_right(pools):.3f}")
     print(
         f"SQuAD 2.0 unanswerable refused:             {refused(unanswerable, threshold):.3f}"
         f" (held-out {refused(unanswerable_held_out, threshold):.3f})"
     )
     print(f"off-topic (SQuAD asked of the seed article): {refused(off_topic, threshold):.3f}")
 
-    def plain_right(group: list[Pool]) -> float:
-        return sum(
-            p.hits[by_model(p)[0]] and answer_probability(p) >= threshold for p in group if p.contexts
-        ) / len(group)
-
     print(
         f"plain questions answered:                   {1 - refused(plain, threshold):.3f}"
         f" (held-out {1 - refused(plain_held_out, threshold):.3f});"
-        f" first quote right {plain_right(plain):.3f} (held-out {plain_right(plain_held_out):.3f})"
+        f" first quote right {first_right(plain):.3f} (held-out {first_right(plain_held_out):.3f})"
     )
     lead_report(pools, unanswerable, off_topic, threshold, weights.fitted().min_lead_confidence)
 
@@ -600,7 +613,9 @@ def news_tuning_sets(settings: Settings) -> list[Any]:
     cross = news.news_pools(answerer, collection, news.questions_of(asked), f"{asked}-on-{collection}")
     return [
         stage.TuningSet("news", tuning, True, 0.15),
-        stage.TuningSet("plain news", news.plain_pools(news.plain_library(settings), "tuning"), True, 0.1),
+        stage.TuningSet(
+            "plain news", news.plain_pools(news.plain_library(library.embedder), "tuning"), True, 0.1
+        ),
         stage.TuningSet("news, other period", cross, False, 0.15),
     ]
 
