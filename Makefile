@@ -44,7 +44,7 @@ bench-quality: setup
 bench-news: setup
 	$(BIN)/python -m bench.news
 
-# Retrains index/reader_model/reader.safetensors from ../shared/train (about 90 minutes on one core).
+# Retrains index/reader_model/reader.safetensors from ../shared/train (about 75 minutes on one core).
 train-reader: setup
 	$(BIN)/python -m bench.train_reader
 

@@ -1,6 +1,6 @@
 """Train the bundled reader (index/reader.py) on SQuAD v1.1 train, on the CPU, with a fixed seed.
 
-    python -m bench.train_reader                      # ~90 minutes on one core; writes index/reader_model/
+    python -m bench.train_reader                      # ~75 minutes on one core; writes index/reader_model/
     python -m bench.train_reader --questions 2000     # a quick smoke run
 
 Pairs, all from ../shared/train/squad-v1.1-train (disjoint from every evaluation set):
@@ -349,13 +349,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--questions", type=int, default=36_000, help="training questions to sample")
+    parser.add_argument("--questions", type=int, default=26_000, help="training questions to sample")
     parser.add_argument("--layers", type=int, default=LAYERS)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=6e-5)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves a core free)")
     parser.add_argument("--out", type=Path, default=BUNDLED_WEIGHTS)
     parser.add_argument("--checkpoint-steps", type=int, default=500)
+    parser.add_argument(
+        "--init", type=Path, help="start from these reader weights rather than the base model"
+    )
+    parser.add_argument(
+        "--people",
+        action="store_true",
+        help="add 'what did X say?' and 'who is X?' pairs from the sampled questions' articles"
+        " (bench/people_pairs.py; tried as a second stage over --init, not shipped: see README)",
+    )
     parser.add_argument(
         "--ranker-negatives",
         action="store_true",
@@ -378,6 +387,10 @@ def main() -> None:
     if args.ranker_negatives:
         mined = mine_ranker_negatives(list(read_jsonl(TRAIN / "articles.jsonl")), questions)
     pairs = build_pairs(docs, questions, rng, mined)
+    if args.people:
+        from bench.people_pairs import people_pairs
+
+        pairs += people_pairs(docs, {q["article_id"] for q in questions}, rng)
     counts = Counter(p.label for p in pairs)
     print(f"{len(pairs)} pairs ({int(counts[1.0])} positive) from {args.questions} questions "
           f"in {time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip
@@ -393,11 +406,17 @@ def main() -> None:
     print(f"mean length {sum(lengths) / len(lengths):.1f} tokens", flush=True)
 
     network = build_network(args.layers)
+    if args.init:
+        from safetensors.torch import load_file
+
+        network.load_state_dict({k: v.float() for k, v in load_file(str(args.init)).items()}, strict=False)
     network.encoder.embeddings.word_embeddings.weight.requires_grad = False
     head = [p for n, p in network.named_parameters() if n.startswith("head.")]
     body = [p for n, p in network.named_parameters() if p.requires_grad and not n.startswith("head.")]
     optimiser = torch.optim.AdamW(
-        [{"params": body, "lr": args.lr}, {"params": head, "lr": args.lr * 20}], weight_decay=0.01
+        # A fresh head learns faster than the body; one already trained moves at the body's pace.
+        [{"params": body, "lr": args.lr}, {"params": head, "lr": args.lr * (1 if args.init else 20)}],
+        weight_decay=0.01,
     )
     plan = batches(lengths, args.batch, rng)
     warmup = max(1, len(plan) // 20)
@@ -413,6 +432,8 @@ def main() -> None:
         "seed": str(SEED),
         "trained_on": "SQuAD v1.1 train",
         "negatives": "ranker" if args.ranker_negatives else "overlap",
+        "init": args.init.name if args.init else "base",
+        "people": str(args.people),
     }
     network.train()
     running, tick = 0.0, time.perf_counter()

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 BUNDLED = "bundled"
 BUNDLED_WEIGHTS = Path(__file__).with_name("reader_model") / "reader.safetensors"
 BASE_MODEL = "all-MiniLM-L6-v2"
-LAYERS = 4
+LAYERS = 6
 MAX_TOKENS = 128
 TITLE_CHARS = 100
 
