@@ -646,6 +646,13 @@ def main() -> None:
     parser.add_argument(
         "--latency-of", choices=BACKENDS, default=None, help="time one backend only in the latency section"
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads for the two networks (1: the figures compare the backends, not the cores;"
+        " the product's default uses all cores)",
+    )
     args = parser.parse_args()
     if not (args.parity or args.latency or args.adds):
         args.parity = args.latency = args.adds = True
@@ -657,7 +664,7 @@ def main() -> None:
         "# Verbatim storage backends: SQLite + FAISS and PostgreSQL + pgvector"
         f" ({'quick' if args.quick else 'full'} run)"
     )
-    print(f"machine: {machine()}; torch {torch.__version__}, models on 1 thread")
+    print(f"machine: {machine()}; torch {torch.__version__}, models on {args.threads} thread(s)")
     with tempfile.TemporaryDirectory(prefix="verbatim-backends-") as tmp, Timer() as total:
         workdir = Path(tmp)
         pg = Postgres(workdir / "postgres")
@@ -667,8 +674,8 @@ def main() -> None:
             with psycopg.connect(pg.url) as conn:
                 version = conn.execute("SHOW server_version").fetchone()
             print(f"PostgreSQL {version[0] if version else '?'}, fsync off (tests/postgres.py)")
-            embedder = SentenceTransformerEmbedder(settings.model, torch_threads=1)
-            reader = BundledReader(torch_threads=1)
+            embedder = SentenceTransformerEmbedder(settings.model, torch_threads=args.threads)
+            reader = BundledReader(torch_threads=args.threads)
             if args.parity or args.latency:
                 sqlite_squad = Library(copy_squad_cache(workdir / "squad"), embedder)
                 source = squad_embedded(sqlite_squad)
