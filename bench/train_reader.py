@@ -37,6 +37,7 @@ from verbatim.index.reader import (
     LAYERS,
     MAX_TOKENS,
     build_network,
+    load_network,
     passage_text,
     trained_parameters,
 )
@@ -357,7 +358,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=BUNDLED_WEIGHTS)
     parser.add_argument("--checkpoint-steps", type=int, default=500)
     parser.add_argument(
-        "--init", type=Path, help="start from these reader weights rather than the base model"
+        "--init",
+        type=Path,
+        help="start from these reader weights (and their layers) rather than the base model",
     )
     parser.add_argument(
         "--people",
@@ -405,11 +408,8 @@ def main() -> None:
     lengths = [len(ids) for ids in encoded["input_ids"]]
     print(f"mean length {sum(lengths) / len(lengths):.1f} tokens", flush=True)
 
-    network = build_network(args.layers)
-    if args.init:
-        from safetensors.torch import load_file
-
-        network.load_state_dict({k: v.float() for k, v in load_file(str(args.init)).items()}, strict=False)
+    # From trained weights, the layers are theirs (--layers applies to a fresh network only).
+    network = load_network(args.init) if args.init else build_network(args.layers)
     network.encoder.embeddings.word_embeddings.weight.requires_grad = False
     head = [p for n, p in network.named_parameters() if n.startswith("head.")]
     body = [p for n, p in network.named_parameters() if p.requires_grad and not n.startswith("head.")]
@@ -426,7 +426,7 @@ def main() -> None:
     loss_fn = torch.nn.BCEWithLogitsLoss()
     meta = {
         "base": BASE_MODEL,
-        "layers": str(args.layers),
+        "layers": str(len(network.encoder.encoder.layer)),
         "questions": str(args.questions),
         "pairs": str(len(pairs)),
         "seed": str(SEED),

@@ -90,6 +90,26 @@ def trained_parameters(network: Any) -> dict[str, torch.Tensor]:
     }
 
 
+def load_network(weights: Path) -> Any:
+    """The float network with the trained weights of `weights` (as many layers as they were trained
+    with) over the base model's word embeddings."""
+    from safetensors import safe_open
+
+    if not weights.is_file():
+        raise VerbatimError(
+            f"The reader's weights are missing ({weights}).",
+            "Reinstall Verbatim, or set VERBATIM_READER=off.",
+        )
+    with safe_open(str(weights), framework="pt") as handle:
+        layers = int((handle.metadata() or {}).get("layers", LAYERS))
+        state = {key: handle.get_tensor(key).float() for key in handle.keys()}  # noqa: SIM118
+    network = build_network(layers)
+    if set(trained_parameters(network)) - set(state):
+        raise VerbatimError(f"The reader's weights file {weights} is incomplete.")
+    network.load_state_dict(state, strict=False)
+    return network
+
+
 def _quiet_offline_transformers() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -125,28 +145,14 @@ class BundledReader:
             if self._network is None:
                 _quiet_offline_transformers()
                 import torch
-                from safetensors import safe_open
                 from transformers import AutoTokenizer
 
                 if self._torch_threads:
                     torch.set_num_threads(self._torch_threads)
-                if not self.weights.is_file():
-                    raise VerbatimError(
-                        f"The reader's weights are missing ({self.weights}).",
-                        "Reinstall Verbatim, or set VERBATIM_READER=off.",
-                    )
-                with safe_open(str(self.weights), framework="pt") as handle:
-                    layers = int((handle.metadata() or {}).get("layers", LAYERS))
-                    state = {key: handle.get_tensor(key).float() for key in handle.keys()}  # noqa: SIM118
-                network = build_network(layers)
-                missing = set(trained_parameters(network)) - set(state)
-                if missing:
-                    raise VerbatimError(f"The reader's weights file {self.weights} is incomplete.")
-                network.load_state_dict(state, strict=False)
-                network = _int8(network.eval())
+                network = load_network(self.weights)
+                self._network = _int8(network.eval())
                 self._tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(BASE_MODEL))
-                self._network = network
-                log.info("loaded reader %s (%d layers)", self.name, layers)
+                log.info("loaded reader %s (%d layers)", self.name, len(network.encoder.encoder.layer))
         return self._network, self._tokenizer
 
     def warm_up(self) -> None:
