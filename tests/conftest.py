@@ -15,6 +15,8 @@ from verbatim.index.postgres import PostgresLibrary
 from verbatim.index.reader import BundledReader
 
 from tests import postgres
+from tests.fake_telegram import FakeTelegram
+from tests.telegram_cast import ADMIN, ANON_ADMIN, GROUP, OTHER, USER
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -99,3 +101,17 @@ def verbatim_env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 
 VERBATIM = [sys.executable, "-m", "verbatim.bot.cli"]
+
+
+fake_server = FakeTelegram.fixture("fake_server")
+
+
+@pytest.fixture
+def fake(fake_server: FakeTelegram) -> FakeTelegram:
+    """The fake Bot API with the tests' people and group (teardown fails on unexpected error answers)."""
+    fake_server.add_user(USER, "Ada", "ada")
+    fake_server.add_user(OTHER, "Bob", "bob")
+    fake_server.add_user(ADMIN, "Cleo", "cleo")
+    fake_server.add_user(ANON_ADMIN, "Dan", "dan")
+    fake_server.add_chat(GROUP, "supergroup", "Newsroom")
+    return fake_server

@@ -39,14 +39,10 @@ from tests.fake_telegram import (
     utf16_len,
 )
 from tests.sites import FakeSite
+from tests.telegram_cast import ADMIN, ANON_ADMIN, GROUP, OTHER, USER
 
 pytestmark = pytest.mark.slow  # the real model
 
-USER = 42
-OTHER = 43
-ADMIN = 7
-ANON_ADMIN = 8
-GROUP = -1001234567890
 FORUM = -1009876543210
 QUESTION = "why was the delegation cancelled?"
 SEED_TITLE = "Netanyahu sending delegation to White House for talks on Rafah attack"
@@ -136,20 +132,6 @@ def make_engine(
     yield make
     for engine in engines:
         engine.close()
-
-
-fake_server = FakeTelegram.fixture("fake_server")
-
-
-@pytest.fixture
-def fake(fake_server: FakeTelegram) -> FakeTelegram:
-    """The fake Bot API with a few users and a group (teardown fails on unexpected error answers)."""
-    fake_server.add_user(USER, "Ada", "ada")
-    fake_server.add_user(OTHER, "Bob", "bob")
-    fake_server.add_user(ADMIN, "Cleo", "cleo")
-    fake_server.add_user(ANON_ADMIN, "Dan", "dan")
-    fake_server.add_chat(GROUP, "supergroup", "Newsroom")
-    return fake_server
 
 
 def play(

@@ -32,11 +32,7 @@ from verbatim.index.segment import split_sentences
 
 from tests.fake_engine import LINKED_TITLE, FakeEngine
 from tests.fake_telegram import BotMessage, FakeTelegram, FakeTelegramTimeout
-
-USER = 42
-OTHER = 43
-ADMIN = 7
-GROUP = -1001234567890
+from tests.telegram_cast import ADMIN, GROUP, OTHER, USER
 
 TITLE = "Harbour bridge closes for repairs"
 BEFORE = "The city council closed the harbour bridge on Monday."
@@ -78,18 +74,6 @@ class Bot:
 
 
 Scenario = Callable[[Bot], Awaitable[None]]
-
-fake_server = FakeTelegram.fixture("fake_server")
-
-
-@pytest.fixture
-def fake(fake_server: FakeTelegram) -> FakeTelegram:
-    """The fake Bot API with a few users and a group (teardown fails on unexpected error answers)."""
-    fake_server.add_user(USER, "Ada", "ada")
-    fake_server.add_user(OTHER, "Bob", "bob")
-    fake_server.add_user(ADMIN, "Cleo", "cleo")
-    fake_server.add_chat(GROUP, "supergroup", "Newsroom")
-    return fake_server
 
 
 @pytest.fixture
