@@ -31,12 +31,14 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
-# mypy cannot follow the editable install's verbatim.* mapping: it checks a tree of links shaped like it.
+# mypy cannot follow the editable install's verbatim.* mapping: it checks a tree of links shaped like it
+# (the tests beside it, as they import verbatim.*).
 lint: setup
 	$(BIN)/ruff check .
 	rm -rf build/typecheck && mkdir -p build/typecheck/verbatim
 	for p in bot index retrieval; do ln -s ../../../$$p build/typecheck/verbatim/$$p; done
-	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml -p verbatim
+	ln -s ../../tests build/typecheck/tests
+	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml -p verbatim -p tests
 
 bench-quality: setup
 	$(BIN)/python -m bench.quality

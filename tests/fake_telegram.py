@@ -1544,7 +1544,7 @@ class FakeTelegram:
         """A user sends a photo (Telegram's sizes: one here), with an optional caption."""
         with self._cond:
             stored = self._store_file(data, None, "image/jpeg", "photos", ext=".jpg")
-            size = {
+            size: dict[str, Any] = {
                 "file_id": stored.file_id,
                 "file_unique_id": stored.file_unique_id,
                 "width": 90,
@@ -1859,7 +1859,7 @@ class FakeTelegram:
         chat_id: int,
         user_id: int,
         kind: str,
-        media: dict[str, Any],
+        media: dict[str, Any] | list[dict[str, Any]],  # a photo is a list of sizes
         caption: str | None,
         reply_to: int | None,
         thread_id: int | None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 from verbatim.bot.answering import Answerer
@@ -70,7 +71,7 @@ def _article() -> Article:
         url="https://example.org/museum",
         text=ARTICLE,
         sentence_count=3,
-        added_at="2026-01-01T00:00:00+00:00",
+        added_at=datetime(2026, 1, 1, tzinfo=UTC),
     )
 
 

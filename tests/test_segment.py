@@ -102,7 +102,7 @@ def test_spans_are_exact_ordered_trimmed_and_disjoint(sample: str) -> None:
         assert any(ch.isalnum() for ch in piece)
         previous_end = span.end
     # Every word character of the text lies in some sentence: nothing is silently dropped.
-    covered = set()
+    covered: set[int] = set()
     for span in spans:
         covered.update(range(span.start, span.end))
     assert all(i in covered for i, ch in enumerate(sample) if ch.isalnum())
