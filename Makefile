@@ -9,7 +9,7 @@ TORCH_INDEX ?=
 DEMO_ARTICLE := examples/article.txt
 DEMO_DIR := .demo-data
 
-.PHONY: setup demo test test-fast lint bench-quality bench-news bench-speed bench-extraction bench-load bench-backends train-reader clean
+.PHONY: setup demo test test-fast lint bench-quality bench-news bench-speed bench-extraction bench-load bench-backends train-reader clean clean-bench
 
 setup: $(VENV)/.installed
 
@@ -67,4 +67,8 @@ bench-backends: setup
 	$(BIN)/python -m bench.backends
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) *.egg-info
+	rm -rf $(VENV) $(DEMO_DIR) *.egg-info build
+
+# The benchmarks' indexes, retrieval pools and readings (several GB, slow to rebuild: kept by `clean`).
+clean-bench:
+	rm -rf bench/.cache
