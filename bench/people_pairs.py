@@ -1,6 +1,6 @@
 """Training pairs for two questions people ask of news and SQuAD's writers rarely did, made from the
-articles of SQuAD v1.1 train (`python -m bench.train_reader --people`; tried, not what the shipped
-reader uses: see README, The reading model).
+articles of SQuAD v1.1 train, part of what `python -m bench.train_reader` trains the shipped reader
+on (`--no-people` leaves them out; see README, The reading model).
 
 SQuAD's writers looked at the paragraph and reused its words: "What did the Pope say about the state of
 the church in 1990?". People who read a news article ask "what did Kirby say?" or "who is Lloyd

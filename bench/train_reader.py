@@ -13,7 +13,9 @@ Pairs, all from ../shared/train/squad-v1.1-train (disjoint from every evaluation
   bench/.cache/train-index, about 25 minutes on one core);
 - look-alikes (the way SQuAD 2.0's writers made its unanswerable questions): the question with one
   name, number or year swapped for another of the same kind from the article, an antonym swapped in, or
-  a negation added, against the very sentence that answered the original.
+  a negation added, against the very sentence that answered the original;
+- how people ask (bench/people_pairs.py): "what did <name> say?" and "who is <name>?" from the sampled
+  questions' articles, with look-alike negatives (`--no-people` leaves them out).
 
 A length-bucketed single epoch, binary cross-entropy, AdamW with warm-up and linear decay. The weights
 that changed are saved as fp16, with a checkpoint every `--checkpoint-steps` steps.
@@ -364,9 +366,10 @@ def main() -> None:
     )
     parser.add_argument(
         "--people",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=True,
         help="add 'what did X say?' and 'who is X?' pairs from the sampled questions' articles"
-        " (bench/people_pairs.py; tried as a second stage over --init, not shipped: see README)",
+        " (bench/people_pairs.py; the shipped weights have them)",
     )
     parser.add_argument(
         "--ranker-negatives",

@@ -513,8 +513,13 @@ def test_group_bot_speaks_only_when_addressed(fake: FakeTelegram, make_engine: A
         )
         reply = await bot.reply(GROUP)
         assert reply.reply_to == follow_up["message_id"] and cites_the_veto(quoted(reply)[0])
+
+        # How people ask in a group, in words the article does not use: answered, not refused.
+        fake.user_says(GROUP, OTHER, "/ask what did Kirby say?")
+        kirby = await bot.reply(GROUP)
+        assert "Kirby told reporters" in quoted(kirby)[0]
         await bot.silence(GROUP)
-        assert len(fake.bot_messages(GROUP)) == 4
+        assert len(fake.bot_messages(GROUP)) == 5
 
     play(fake, engine, scenario)
 
