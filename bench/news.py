@@ -130,11 +130,13 @@ def news_pools(answerer: Answerer, collection: str, qs: list[NewsQuestion], tag:
     return cached_pools(answerer, collection, qs, hits, f"news-{tag}", LIBRARY / DB_NAME)
 
 
-def plain_questions(half: str) -> list[Question]:
+def plain_questions(half: str, answerable: bool = True) -> list[Question]:
+    """One half's plain questions: those their article answers, or (`answerable=False`) those it does
+    not ("how tall is mauna loa?")."""
     return [
         Question(q["id"], q["article_id"], q["question"], q["answers"], None)
         for q in read_jsonl(PLAIN)
-        if q["half"] == half
+        if q["half"] == half and q.get("answerable", True) == answerable
     ]
 
 
@@ -146,9 +148,10 @@ def plain_library(embedder: SentenceTransformerEmbedder) -> Library:
     return one_article_library(PLAIN_LIBRARY, embedder, (articles[i] for i in wanted), "plain")
 
 
-def plain_pools(library: Library, half: str) -> list[Pool]:
+def plain_pools(library: Library, half: str, answerable: bool = True) -> list[Pool]:
     """The plain questions of one half, each asked of its article's own collection."""
-    return one_article_pools(library, plain_questions(half), article_hits, "plain")
+    name = "plain" if answerable else "plain-unanswerable"
+    return one_article_pools(library, plain_questions(half, answerable), article_hits, "plain", name)
 
 
 def first_quote_right(q: NewsQuestion, answer: Answer) -> bool:
@@ -222,6 +225,13 @@ def main() -> None:
         ) / len(qs)
         print(f"plain questions ({half} half, each asked of its own article): answered {answered:.3f}, "
               f"first quote right {right:.3f} ({len(qs)} questions)")  # fmt: skip
+        qs = plain_questions(half, answerable=False)
+        got = [plain_answerer.ask(one_article_collection("plain", q.article_id), q.text) for q in qs]
+        refused = sum(not a.answered for a in got) / len(got)
+        print(
+            f"plain questions their article does not answer ({half} half): refused {refused:.3f}"
+            f" ({len(qs)} questions)"
+        )
     if cached is not None:
         cached.save()
 

@@ -38,6 +38,9 @@ SEED = EVAL / "seed"
 # words, and a refusal threshold fitted on them alone refuses the way people ask. Split into halves
 # with the articles, like SQuAD's (the tuning half over the even-numbered articles).
 PLAIN = ROOT / "bench" / "data" / "plain-questions.jsonl"
+# Plain questions the article they are asked of does not answer ("how tall was tesla?"), each asked of
+# that article alone: what a chat that added one article must refuse.
+PLAIN_UNANSWERABLE = ROOT / "bench" / "data" / "plain-unanswerable.jsonl"
 OWN_ARTICLE = CACHE / "own-article"  # each SQuAD and SQuAD 2.0 article alone in a collection
 # Bumped when what a pool holds changes, so an older cache is not read.
 POOL_VERSION = 3  # 3: questions and "Read next:" lines are no longer candidates
@@ -393,8 +396,11 @@ def one_article_library(
     return library
 
 
-def one_article_pools(library: Library, qs: Sequence[Question], hits: HitFlags, tag: str) -> list[Pool]:
-    """Each question asked of the collection that holds its article alone (`one_article_library`)."""
+def one_article_pools(
+    library: Library, qs: Sequence[Question], hits: HitFlags, tag: str, name: str = ""
+) -> list[Pool]:
+    """Each question asked of the collection that holds its article alone (`one_article_library`);
+    `name` tells apart question sets asked of the same collections in the cache."""
     answerer = Answerer(library, library.embedder)
 
     def build() -> list[Pool]:
@@ -404,7 +410,7 @@ def one_article_pools(library: Library, qs: Sequence[Question], hits: HitFlags, 
             pools += gather(answerer, one_article_collection(tag, article_id), mine, hits)
         return pools
 
-    return cached(f"own-{tag}-{len(qs)}", library.data_dir / DB_NAME, build)
+    return cached(f"own-{name or tag}-{len(qs)}", library.data_dir / DB_NAME, build)
 
 
 def one_article_collection(tag: str, article_id: str) -> str:
@@ -460,7 +466,16 @@ def main() -> None:
             partial(strict_hits, texts=squad2_texts),
             "squad2",
         )
-    retrieved = sum(map(len, (pools, unanswerable, off_topic, plain, own, own_unanswerable)))
+        plain_unanswerable = one_article_pools(
+            one_article_library(OWN_ARTICLE, embedder, read_jsonl(SQUAD / "articles.jsonl"), "squad"),
+            questions(PLAIN_UNANSWERABLE),
+            article_hits,
+            "squad",
+            "plain-unanswerable",
+        )
+    retrieved = sum(
+        map(len, (pools, unanswerable, off_topic, plain, own, own_unanswerable, plain_unanswerable))
+    )
     print(f"retrieved candidates for {retrieved} questions in {t.seconds:.0f} s")
     train, held_out = split(pools, list(squad_texts))
     unanswerable_train, unanswerable_held_out = split(unanswerable, list(squad2_texts))
@@ -468,9 +483,20 @@ def main() -> None:
     plain_train, plain_held_out = split(plain, list(squad_texts))
     own_train, own_held_out = split(own, list(squad_texts))
     own_unanswerable_train, own_unanswerable_held_out = split(own_unanswerable, list(squad2_texts))
+    plain_unanswerable_train, plain_unanswerable_held_out = split(plain_unanswerable, list(squad_texts))
     if args.tune_ranker:
         tune(train, unanswerable_train, off_topic_train)
-    ranker_report(pools, held_out, unanswerable, unanswerable_held_out, off_topic, plain, plain_held_out)
+    ranker_report(
+        pools,
+        held_out,
+        unanswerable,
+        unanswerable_held_out,
+        off_topic,
+        plain,
+        plain_held_out,
+        plain_unanswerable,
+        plain_unanswerable_held_out,
+    )
 
     reader = load_reader(settings.reader, torch_threads=settings.torch_threads)
     if reader is None:
@@ -490,6 +516,7 @@ def main() -> None:
                     *news_tuning_sets(settings),
                     stage.TuningSet("squad2", unanswerable_train, False, 0.1),
                     stage.TuningSet("squad2, own article", own_unanswerable_train, False, 0.1),
+                    stage.TuningSet("plain, unanswerable", plain_unanswerable_train, False, 0.05),
                     stage.TuningSet("off-topic", off_topic_train, False, 0.15),
                 ],
                 cached,
@@ -517,6 +544,8 @@ def main() -> None:
         ("SQuAD 2.0 unanswerable, held-out half", unanswerable_held_out),
         ("SQuAD 2.0, each asked of its article", own_unanswerable),
         ("SQuAD 2.0, own article, held-out half", own_unanswerable_held_out),
+        ("plain unanswerable, own article, all", plain_unanswerable),
+        ("plain unanswerable, held-out half", plain_unanswerable_held_out),
         ("off-topic, all", off_topic),
         ("off-topic, held-out half", off_topic_held_out),
     ):
@@ -537,6 +566,8 @@ def ranker_report(
     off_topic: list[Pool],
     plain: list[Pool],
     plain_held_out: list[Pool],
+    plain_unanswerable: list[Pool],
+    plain_unanswerable_held_out: list[Pool],
 ) -> None:
     """The baselines and the ranker alone (the answer path with `VERBATIM_READER=off`)."""
     from verbatim.retrieval import weights
@@ -576,6 +607,10 @@ def ranker_report(
         f" (held-out {1 - refused(plain_held_out, threshold):.3f});"
         f" first quote right {first_right(plain):.3f} (held-out {first_right(plain_held_out):.3f})"
     )
+    print(
+        f"plain unanswerable (own article) refused:   {refused(plain_unanswerable, threshold):.3f}"
+        f" (held-out {refused(plain_unanswerable_held_out, threshold):.3f})"
+    )
     lead_report(pools, unanswerable, off_topic, threshold, weights.fitted().min_lead_confidence)
 
 
@@ -600,8 +635,8 @@ def squad_passage_hit(texts: dict[str, str]) -> Any:
 
 
 def news_tuning_sets(settings: Settings) -> list[Any]:
-    """The 2024 news questions and the plain ones (answerable), and 2023's asked of 2024's articles (to
-    refuse)."""
+    """The 2024 news questions and the plain ones their article answers; to refuse, 2023's asked of
+    2024's articles and the plain ones their article does not answer."""
     from bench import news
     from bench import reading as stage
 
@@ -611,11 +646,11 @@ def news_tuning_sets(settings: Settings) -> list[Any]:
     tuning = news.news_pools(answerer, news.TUNING, news.questions_of(news.TUNING), news.TUNING)
     asked, collection = news.CROSS[news.TUNING]
     cross = news.news_pools(answerer, collection, news.questions_of(asked), f"{asked}-on-{collection}")
+    plain = news.plain_library(library.embedder)
     return [
         stage.TuningSet("news", tuning, True, 0.15),
-        stage.TuningSet(
-            "plain news", news.plain_pools(news.plain_library(library.embedder), "tuning"), True, 0.1
-        ),
+        stage.TuningSet("plain news", news.plain_pools(plain, "tuning"), True, 0.1),
+        stage.TuningSet("plain news, unanswerable", news.plain_pools(plain, "tuning", False), False, 0.1),
         stage.TuningSet("news, other period", cross, False, 0.15),
     ]
 
