@@ -11,6 +11,8 @@ them. Two kinds, each with negatives that teach it what such a question does not
   with another speaker's name of the article;
 - who: "who is <name>?" against a sentence that describes them ("X is an American singer", "X, the
   city's mayor, ..."); negatives: the question with another name of the article against it.
+A third kind is only added with `--short`: a SQuAD question cut short the way people ask ("What did
+the Pope say?"), against its answer sentence and two near misses.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from __future__ import annotations
 import random
 import re
 
-from bench.train_reader import Doc, Pair, passage
+from verbatim.index.text import content_terms
+
+from bench.train_reader import Doc, Pair, answer_sentences, passage
 
 SPEECH = r"(?:said|says|stated|told|announced|argued|wrote|claimed|added|explained|noted|declared|warned)"
 # A name (two capitalised words at most, so a sentence's leading words rarely pass for one) and what
@@ -89,3 +93,48 @@ def person_pairs(doc: Doc, rng: random.Random, limit: int) -> list[Pair]:
 def people_pairs(docs: dict[str, Doc], article_ids: set[str], rng: random.Random) -> list[Pair]:
     """Speech and description questions from these articles, up to 8 of each an article."""
     return [p for article_id in sorted(article_ids) for p in person_pairs(docs[article_id], rng, limit=8)]
+
+
+WH = {"what", "who", "whom", "when", "where", "why", "how", "which"}
+# Where a question's trailing phrase starts ("of" is left out: "the name of the ..." is the question).
+CUT_BEFORE = {
+    "about", "in", "on", "at", "for", "during", "after", "before", "with", "from", "to", "by", "since",
+    "until", "under", "over", "between", "against", "within", "into",
+}  # fmt: skip
+DANGLING = {"the", "a", "an", "is", "was", "were", "are", "did", "does", "do", "has", "had", "have"}
+
+
+def shortened(question: str) -> str | None:
+    """The question cut before its first trailing phrase, when what is left still asks something:
+    "What did the Pope say about the state of the church in 1990?" -> "What did the Pope say?"."""
+    words = question.rstrip(" ?").split()
+    if len(words) < 5 or words[0].lower() not in WH:
+        return None
+    for k in range(3, len(words) - 1):
+        if words[k].lower() in CUT_BEFORE or words[k - 1].endswith(","):
+            kept = [w.rstrip(",") for w in words[:k]]
+            if kept[-1].lower() in DANGLING or len(content_terms(" ".join(kept[1:]))) < 2:
+                return None
+            return " ".join(kept) + "?"
+    return None
+
+
+def short_pairs(docs: dict[str, Doc], questions: list[dict], rng: random.Random) -> list[Pair]:
+    """Each shortened question against its answer sentence, and against two of the article's sentences
+    that share its words most but not all of them (one holding every kept word may answer it too, so
+    it is never a negative)."""
+    pairs: list[Pair] = []
+    for q in questions:
+        doc = docs[q["article_id"]]
+        held, short = answer_sentences(doc, q), shortened(q["question"])
+        if held is None or short is None:
+            continue
+        kept = frozenset(content_terms(short))
+        first, last = held
+        pairs.append(Pair(short, doc.title, passage(doc, first, last), 1.0))
+        others = [i for i in range(len(doc.spans)) if not first <= i <= last and not kept <= doc.terms[i]]
+        close = sorted(others, key=lambda i: -sum(doc.idf.get(t, 0.0) for t in kept & doc.terms[i]))[:4]
+        pairs += [
+            Pair(short, doc.title, passage(doc, i, i), 0.0) for i in rng.sample(close, min(2, len(close)))
+        ]
+    return pairs

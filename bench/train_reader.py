@@ -15,7 +15,8 @@ Pairs, all from ../shared/train/squad-v1.1-train (disjoint from every evaluation
   name, number or year swapped for another of the same kind from the article, an antonym swapped in, or
   a negation added, against the very sentence that answered the original;
 - how people ask (bench/people_pairs.py): "what did <name> say?" and "who is <name>?" from the sampled
-  questions' articles, with look-alike negatives (`--no-people` leaves them out).
+  questions' articles, with look-alike negatives (`--no-people` leaves them out); `--short` adds every
+  third question cut short ("What did the Pope say?") with two near misses.
 
 A length-bucketed single epoch, binary cross-entropy, AdamW with warm-up and linear decay. The weights
 that changed are saved as fp16, with a checkpoint every `--checkpoint-steps` steps.
@@ -372,6 +373,13 @@ def main() -> None:
         " (bench/people_pairs.py; the shipped weights have them)",
     )
     parser.add_argument(
+        "--short",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="add every third sampled question cut short the way people ask ('What did the Pope say?'),"
+        " with its answer sentence and two near misses (bench/people_pairs.py)",
+    )
+    parser.add_argument(
         "--ranker-negatives",
         action="store_true",
         help="hard negatives from our ranker's top candidates in place of the lexical ones elsewhere in"
@@ -397,6 +405,10 @@ def main() -> None:
         from bench.people_pairs import people_pairs
 
         pairs += people_pairs(docs, {q["article_id"] for q in questions}, rng)
+    if args.short:
+        from bench.people_pairs import short_pairs
+
+        pairs += short_pairs(docs, questions[::3], rng)
     counts = Counter(p.label for p in pairs)
     print(f"{len(pairs)} pairs ({int(counts[1.0])} positive) from {args.questions} questions "
           f"in {time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip
@@ -437,6 +449,7 @@ def main() -> None:
         "negatives": "ranker" if args.ranker_negatives else "overlap",
         "init": args.init.name if args.init else "base",
         "people": str(args.people),
+        "short": str(args.short),
     }
     network.train()
     running, tick = 0.0, time.perf_counter()

@@ -1,10 +1,12 @@
-"""The reader's speech and description training pairs (bench/people_pairs.py): what they ask, of what."""
+"""The reader's training pairs for how people ask (bench/people_pairs.py): what they ask, of what."""
 
 from __future__ import annotations
 
 import random
 
-from bench.people_pairs import described, person_pairs, speaker
+from verbatim.index.text import content_terms
+
+from bench.people_pairs import described, person_pairs, short_pairs, shortened, speaker
 from bench.train_reader import Doc
 
 
@@ -41,3 +43,40 @@ def test_a_speech_question_is_right_for_its_speaker_and_wrong_for_another() -> N
     assert any(q.startswith("what did kirby") and s == said and y == 1.0 for (q, s), y in label.items())
     assert label.get(("what did miller say?", said)) == 0.0
     assert all(y == 0.0 for (q, s), y in label.items() if s == "Kirby joined the council in 2022.")
+
+
+def test_a_question_is_cut_short_only_where_what_is_left_still_asks_something() -> None:
+    assert (
+        shortened("What did the Pope say about the state of the church in 1990?") == "What did the Pope say?"
+    )
+    assert shortened("Who led the army of Genghis Khan in 1220?") == "Who led the army of Genghis Khan?"
+    assert shortened("What is in the box?") is None  # nothing left to ask: "What is?"
+    assert shortened("Why?") is None
+
+
+def test_a_short_question_never_takes_as_wrong_a_sentence_that_holds_every_word_it_kept() -> None:
+    sentences = [
+        "The Pope said the church was in good health.",
+        "The Pope visited Poland in 1990.",
+        "The Pope and the bishops say mass each Sunday.",
+        "The church was built in 1200.",
+    ]
+    article = doc(sentences)
+    terms = [frozenset(content_terms(s)) for s in sentences]
+    article = Doc(
+        article.title, article.text, article.spans, terms, [], {t: 1.0 for ts in terms for t in ts}, [], []
+    )
+    question = {
+        "article_id": "a",
+        "question": "What did the Pope say about the state of the church in 1990?",
+        "answers": ["the church was in good health"],
+        "paragraph": 0,
+    }
+    pairs = short_pairs({"a": article}, [question], random.Random(0))
+    assert (pairs[0].question, pairs[0].passage, pairs[0].label) == (
+        "What did the Pope say?",
+        sentences[0],
+        1.0,
+    )
+    negatives = {p.passage for p in pairs if p.label == 0.0}
+    assert negatives and sentences[2] not in negatives  # "the Pope ... say": it may answer too
