@@ -471,7 +471,7 @@ def main() -> None:
             questions(PLAIN_UNANSWERABLE),
             article_hits,
             "squad",
-            "plain-unanswerable",
+            "squad-plain-unanswerable",
         )
     retrieved = sum(
         map(len, (pools, unanswerable, off_topic, plain, own, own_unanswerable, plain_unanswerable))
