@@ -25,11 +25,11 @@ demo: setup
 	$(BIN)/verbatim --data-dir $(DEMO_DIR) ask "How much will the repairs cost?"
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 # The sub-minute loop: everything but the tests that load the real models.
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n 2 -m "not slow"
 
 # mypy cannot follow the editable install's verbatim.* mapping: it checks a tree of links shaped like it
 # (the tests beside it, as they import verbatim.*).

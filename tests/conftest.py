@@ -21,12 +21,18 @@ from tests.telegram_cast import ADMIN, ANON_ADMIN, GROUP, OTHER, USER
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 SEED_ARTICLE = SHARED / "eval" / "seed" / "article.txt"
+# `make test` runs two pytest-xdist workers, a core each: torch left to take every core beside another
+# busy process runs several times slower than with one thread.
+TORCH_THREADS = "1" if os.environ.get("PYTEST_XDIST_WORKER") else None
+if TORCH_THREADS:
+    os.environ["VERBATIM_TORCH_THREADS"] = TORCH_THREADS
 
 
 @pytest.fixture(scope="session")
 def embedder() -> SentenceTransformerEmbedder:
     """The real default model, loaded once for the whole test session."""
-    model = SentenceTransformerEmbedder(Settings().model)
+    settings = Settings()
+    model = SentenceTransformerEmbedder(settings.model, torch_threads=settings.torch_threads)
     model.warm_up()
     return model
 
@@ -34,7 +40,7 @@ def embedder() -> SentenceTransformerEmbedder:
 @pytest.fixture(scope="session")
 def reader() -> BundledReader:
     """The bundled reader, loaded once for the whole test session."""
-    model = BundledReader()
+    model = BundledReader(torch_threads=Settings().torch_threads)
     model.warm_up()
     return model
 
@@ -95,6 +101,8 @@ def seed_text() -> str:
 def verbatim_env(data_dir: Path, **extra: str) -> dict[str, str]:
     """Environment for running the CLI in a subprocess against an isolated data dir."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VERBATIM_")}
+    if TORCH_THREADS:
+        env["VERBATIM_TORCH_THREADS"] = TORCH_THREADS
     env["VERBATIM_DATA_DIR"] = str(data_dir)
     env.update(extra)
     return env
