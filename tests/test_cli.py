@@ -34,6 +34,13 @@ def ask_json(data_dir: Path, question: str, *extra: str, **env: str) -> dict:
     return json.loads(result.stdout)
 
 
+def ask_json_lines(data_dir: Path, *questions: str) -> list[dict]:
+    """Several questions in one process (`ask --json -` reads them from stdin), an answer a line."""
+    result = run(data_dir, "ask", "--json", "-", stdin="".join(f"{q}\n" for q in questions))
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("seeded")
@@ -177,14 +184,9 @@ def test_a_crash_during_add_never_leaves_half_an_article(tmp_path: Path, point: 
     crashed = run(data, "add", str(SEED_ARTICLE), VERBATIM_CRASH_AT=point)
     assert crashed.returncode == -9
     titles = run(data, "list").stdout
-    asked = run(
-        data,
-        "ask",
-        "--json",
-        "-",
-        stdin="Who is the White House press secretary?\nWhen did the alpha team win the cup?\n",
+    answer, alpha = ask_json_lines(
+        data, "Who is the White House press secretary?", "When did the alpha team win the cup?"
     )
-    answer, alpha = (json.loads(line) for line in asked.stdout.splitlines())
     if point == "add:before-commit":
         assert "Netanyahu" not in titles and not answer["answered"]
     else:  # committed before the crash: the vectors are rebuilt from the stored embeddings
