@@ -10,6 +10,7 @@ The first run indexes the articles into bench/.cache (a few minutes on 2 cores);
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import itertools
 import pickle
@@ -43,7 +44,7 @@ PLAIN = ROOT / "bench" / "data" / "plain-questions.jsonl"
 PLAIN_UNANSWERABLE = ROOT / "bench" / "data" / "plain-unanswerable.jsonl"
 OWN_ARTICLE = CACHE / "own-article"  # each SQuAD and SQuAD 2.0 article alone in a collection
 # Bumped when what a pool holds changes, so an older cache is not read.
-POOL_VERSION = 3  # 3: questions and "Read next:" lines are no longer candidates
+POOL_VERSION = 4  # 3: questions and "Read next:" lines are no longer candidates; 4: keyed on content
 
 
 @dataclass
@@ -370,15 +371,32 @@ def cached_pools(
     return cached(f"{tag}-{len(qs)}", index, lambda: gather(answerer, collection, qs, hits))
 
 
+def index_fingerprint(index: Path) -> str:
+    """What the database holds, as every collection's generation (bumped by each add and delete). Not
+    the file's mtime: SQLite's checkpoint when a reader closes the database moves it, and retrieval was
+    redone (14 minutes for SQuAD) on every run."""
+    import hashlib
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(f"file:{index}?mode=ro", uri=True)) as conn:
+        rows = conn.execute("SELECT name, generation FROM collections ORDER BY name").fetchall()
+    return hashlib.sha256(repr(rows).encode()).hexdigest()[:12]
+
+
 def cached(name: str, index: Path, build: Callable[[], list[Pool]]) -> list[Pool]:
+    pools: list[Pool]
     path = CACHE / f"pools-v{POOL_VERSION}-{name}.pickle"
-    if path.exists() and path.stat().st_mtime > index.stat().st_mtime:
+    fingerprint = index_fingerprint(index)
+    if path.exists():
         with path.open("rb") as handle:
-            pools: list[Pool] = PoolUnpickler(handle).load()
-        return pools
+            held, pools = PoolUnpickler(handle).load()
+        if held == fingerprint:
+            return pools
     pools = build()
-    with path.open("wb") as handle:
-        pickle.dump([dataclasses.replace(p, x=None) for p in pools], handle)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as handle:
+        pickle.dump((fingerprint, [dataclasses.replace(p, x=None) for p in pools]), handle)
+    tmp.replace(path)
     return pools
 
 
