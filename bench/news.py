@@ -182,15 +182,18 @@ def main() -> None:
     if args.index_only:
         return
     from verbatim.index.reader import BUNDLED_WEIGHTS, load_reader
+    from verbatim.retrieval import reading
 
-    from bench.reading import CachedReader
+    from bench.reading import CachedReader, ranked, rerank_order, sentence_hit
 
     reader = load_reader(settings.reader, torch_threads=settings.torch_threads)
     cached = CachedReader(reader, BUNDLED_WEIGHTS) if reader is not None else None
     answerer = Answerer(library, library.embedder, reader=cached)
     print(f"\nNews answer quality (reader: {settings.reader}; {machine()})")
+    model = reading.fitted_model()
+    read_top = f"top {model.read_top}"
     print(f"{'collection':<12}{'questions':>10}{'sentences':>10}{'dense':>8}{'BM25':>8}{'ranker':>8}"
-          f"{'answered':>10}{'right':>8}{'exists':>8}")  # fmt: skip
+          f"{read_top:>8}{'reader':>8}{'answered':>10}{'right':>8}{'exists':>8}")  # fmt: skip
     for name in PERIODS:
         qs = questions_of(name)
         pools = news_pools(answerer, name, qs, name)
@@ -201,10 +204,24 @@ def main() -> None:
             for label, ranker in (("dense", by_dense), ("bm25", by_bm25), ("ranker", by_model))
         }
         exists = sum(any(p.hits) for p in pools) / len(pools)
+        # What reading can reach: the ranker's candidates the reader reads hold a hit; and what it
+        # picks: its best of them is a hit, whether or not the answer is then given.
+        in_read = sum(any(p.hits[i] for i in by_model(p)[: model.read_top]) for p in pools) / len(pools)
+        reader_top1 = (
+            sum(
+                bool(p.contexts)
+                and sentence_hit(p, [rerank_order(p, ranked(p), cached, model)[0].context.sentence])
+                for p in pools
+            )
+            / len(pools)
+            if cached is not None
+            else float("nan")
+        )
         answered = sum(a.answered for a in got) / len(got)
         right = sum(first_quote_right(q, a) for q, a in zip(qs, got, strict=True)) / len(qs)
         print(f"{name:<12}{len(qs):>10}{library.sentence_count(name):>10}{top1['dense']:>8.3f}"
-              f"{top1['bm25']:>8.3f}{top1['ranker']:>8.3f}{answered:>10.3f}{right:>8.3f}{exists:>8.3f}"
+              f"{top1['bm25']:>8.3f}{top1['ranker']:>8.3f}{in_read:>8.3f}{reader_top1:>8.3f}"
+              f"{answered:>10.3f}{right:>8.3f}{exists:>8.3f}"
               f"   ({1000 * t.seconds / len(qs):.0f} ms a question)", flush=True)  # fmt: skip
     for label, (asked, collection) in CROSS.items():
         qs = questions_of(asked)
