@@ -181,13 +181,13 @@ def main() -> None:
     index_periods(library)
     if args.index_only:
         return
-    from verbatim.index.reader import BUNDLED_WEIGHTS, load_reader
+    from verbatim.index.reader import load_reader
     from verbatim.retrieval import reading
 
     from bench.reading import CachedReader, ranked, rerank_order, sentence_hit
 
     reader = load_reader(settings.reader, torch_threads=settings.torch_threads)
-    cached = CachedReader(reader, BUNDLED_WEIGHTS) if reader is not None else None
+    cached = CachedReader(reader) if reader is not None else None
     answerer = Answerer(library, library.embedder, reader=cached)
     print(f"\nNews answer quality (reader: {settings.reader}; {machine()})")
     model = reading.fitted_model()

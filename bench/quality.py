@@ -25,7 +25,7 @@ from verbatim.bot.settings import Settings
 from verbatim.index.embedder import SentenceTransformerEmbedder
 from verbatim.index.library import DB_NAME, Library
 from verbatim.index.models import ArticleDraft
-from verbatim.index.reader import BUNDLED_WEIGHTS, load_reader
+from verbatim.index.reader import load_reader
 from verbatim.retrieval.features import FEATURE_NAMES, CandidateContext, QuestionInfo
 from verbatim.retrieval.ranking import feature_matrix
 
@@ -522,7 +522,7 @@ def main() -> None:
         return
     from bench import reading as stage
 
-    cached = stage.CachedReader(reader, BUNDLED_WEIGHTS)
+    cached = stage.CachedReader(reader)
     hit = squad_passage_hit(squad_texts)
     if args.tune:
         with Timer() as t:

@@ -34,10 +34,16 @@ Hit = Callable[[Pool, Sequence[Sentence]], bool]
 class CachedReader:
     """A reader whose readings are kept on disk, so each (question, passage) is read once across runs."""
 
-    def __init__(self, reader: Reader, weights: Path) -> None:
+    def __init__(self, reader: Reader) -> None:
         self.reader = reader
         self.name = reader.name
-        digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12] if weights.is_file() else "none"
+        # The bundled reader by its weights' bytes; any other (VERBATIM_READER=/path) by its name, so
+        # one reader's readings are never replayed as another's.
+        weights = getattr(reader, "weights", None)
+        if isinstance(weights, Path) and weights.is_file():
+            digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+        else:
+            digest = "name-" + hashlib.sha256(reader.name.encode()).hexdigest()[:12]
         self.path = CACHE / f"readings-{digest}.pickle"
         self.cache: dict[tuple[str, str, str], float] = {}
         if self.path.exists():
