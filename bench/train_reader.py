@@ -14,6 +14,9 @@ Pairs, all from ../shared/train/squad-v1.1-train (disjoint from every evaluation
 - look-alikes (the way SQuAD 2.0's writers made its unanswerable questions): the question with one
   name, number or year swapped for another of the same kind from the article, an antonym swapped in, or
   a negation added, against the very sentence that answered the original;
+- with `--erase SHARE`, that share of questions also get their answer sentence with the answer erased
+  ("Truman announced someone as the new Director") as a negative: every word of the question is still
+  there, the answer is not;
 - how people ask (bench/people_pairs.py): "what did <name> say?" and "who is <name>?" from the sampled
   questions' articles, with look-alike negatives (`--no-people` leaves them out); `--short` adds every
   third question cut short ("What did the Pope say?") with two near misses.
@@ -203,6 +206,42 @@ def look_alike(question: str, answer_text: str, doc: Doc, rng: random.Random) ->
     return None
 
 
+YEAR = re.compile(r"^(1[0-9]|20)[0-9]{2}$")
+WHO = re.compile(r"^\s*(who|whom|whose)\b", re.IGNORECASE)
+HOW_MANY = re.compile(r"^\s*how (many|much)\b", re.IGNORECASE)
+
+
+def erased(sentence: str, answer: str, question: str, rng: random.Random) -> str | None:
+    """The answer sentence with its answer replaced by an indefinite stand-in ("Truman announced Walter
+    Bedell Smith as the new Director" -> "Truman announced someone as the new Director"): it still shares
+    every word with the question but no longer answers it, the way a news sentence that says "he" or "the
+    team" does not answer "who?" or "which team?". Stand-ins that fit any position in a sentence, so
+    grammar does not give the negative away."""
+    answer = answer.strip()
+    at = sentence.find(answer)
+    if (
+        not answer
+        or at < 0
+        or sentence.find(answer, at + 1) >= 0
+        or len(answer.split()) > 6
+        or len(sentence.split()) - len(answer.split()) < 5
+    ):
+        return None
+    if YEAR.match(answer):
+        stand_in = "that year"
+    elif any(c.isdigit() for c in answer) or HOW_MANY.match(question):
+        stand_in = rng.choice(["several", "a number of"]) if answer[-1].isdigit() else "some"
+    elif WHO.match(question):
+        stand_in = "someone"
+    elif answer[:1].isupper():
+        stand_in = "one of them"
+    else:
+        stand_in = "something"
+    if at == 0:
+        stand_in = stand_in[0].upper() + stand_in[1:]
+    return sentence[:at] + stand_in + sentence[at + len(answer) :]
+
+
 def ranked_by_overlap(doc: Doc, question_terms: frozenset[str], indices: list[int]) -> list[int]:
     """Sentences by the summed idf of the question words they share: what lexical search puts on top."""
     score = {i: sum(doc.idf.get(t, 0.0) for t in question_terms & doc.terms[i]) for i in indices}
@@ -275,7 +314,11 @@ def answer_sentences(doc: Doc, q: dict) -> tuple[int, int] | None:
 
 
 def build_pairs(
-    docs: dict[str, Doc], questions: list[dict], rng: random.Random, mined: Mined | None = None
+    docs: dict[str, Doc],
+    questions: list[dict],
+    rng: random.Random,
+    mined: Mined | None = None,
+    erase: float = 0.0,
 ) -> list[Pair]:
     doc_ids = sorted(docs)
     pairs: list[Pair] = []
@@ -323,6 +366,10 @@ def build_pairs(
             changed = look_alike(text, answer_text, doc, rng)
             if changed is not None:
                 pairs.append(Pair(changed, title, answer_text, 0.0))
+        if first == last and rng.random() < erase:
+            without = erased(answer_text, q["answers"][0], text, rng)
+            if without is not None:
+                pairs.append(Pair(text, title, without, 0.0))
     return pairs
 
 
@@ -380,6 +427,13 @@ def main() -> None:
         " with its answer sentence and two near misses (bench/people_pairs.py)",
     )
     parser.add_argument(
+        "--erase",
+        type=float,
+        default=0.0,
+        help="share of questions that also get their answer sentence with the answer erased as a"
+        " negative ('He became prime minister' for 'who became prime minister?')",
+    )
+    parser.add_argument(
         "--ranker-negatives",
         action="store_true",
         help="hard negatives from our ranker's top candidates in place of the lexical ones elsewhere in"
@@ -400,7 +454,7 @@ def main() -> None:
     mined = None
     if args.ranker_negatives:
         mined = mine_ranker_negatives(list(read_jsonl(TRAIN / "articles.jsonl")), questions)
-    pairs = build_pairs(docs, questions, rng, mined)
+    pairs = build_pairs(docs, questions, rng, mined, args.erase)
     if args.people:
         from bench.people_pairs import people_pairs
 
@@ -450,6 +504,7 @@ def main() -> None:
         "init": args.init.name if args.init else "base",
         "people": str(args.people),
         "short": str(args.short),
+        "erase": str(args.erase),
     }
     network.train()
     running, tick = 0.0, time.perf_counter()

@@ -1,4 +1,5 @@
-"""The reader's training pairs for how people ask (bench/people_pairs.py): what they ask, of what."""
+"""The reader's training pairs: for how people ask (bench/people_pairs.py), what they ask of what; and the
+answer sentences with their answer erased (bench/train_reader.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import random
 from verbatim.index.text import content_terms
 
 from bench.people_pairs import described, person_pairs, short_pairs, shortened, speaker
-from bench.train_reader import Doc
+from bench.train_reader import Doc, erased
 
 
 def test_speakers_and_descriptions_are_found_by_name_not_by_a_sentence_opening() -> None:
@@ -80,3 +81,23 @@ def test_a_short_question_never_takes_as_wrong_a_sentence_that_holds_every_word_
     )
     negatives = {p.passage for p in pairs if p.label == 0.0}
     assert negatives and sentences[2] not in negatives  # "the Pope ... say": it may answer too
+
+
+def test_an_erased_answer_leaves_the_rest_of_its_sentence_and_a_stand_in_of_its_kind() -> None:
+    rng = random.Random(0)
+    sentence = "In 1950 Truman announced Walter Bedell Smith as the new Director of the CIA."
+    who = "Who was appointed Director of the CIA in 1950?"
+    assert erased(sentence, "Walter Bedell Smith", who, rng) == (
+        "In 1950 Truman announced someone as the new Director of the CIA."
+    )
+    assert erased(sentence, "1950", "When was Smith appointed?", rng) == (
+        "In that year Truman announced Walter Bedell Smith as the new Director of the CIA."
+    )
+    assert (
+        erased("Three groups focus on policy, collection and support.", "Three", "How many groups?", rng)
+        == "Some groups focus on policy, collection and support."
+    )
+    # Nothing to erase when the answer is missing, repeated, or most of the sentence.
+    assert erased(sentence, "Eisenhower", who, rng) is None
+    assert erased("the CIA and the CIA were merged into one agency today", "the CIA", who, rng) is None
+    assert erased("Walter Bedell Smith was named.", "Walter Bedell Smith", who, rng) is None
