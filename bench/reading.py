@@ -13,7 +13,6 @@ import math
 import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,13 +36,9 @@ class CachedReader:
     def __init__(self, reader: Reader) -> None:
         self.reader = reader
         self.name = reader.name
-        # The bundled reader by its weights' bytes; any other (VERBATIM_READER=/path) by its name, so
-        # one reader's readings are never replayed as another's.
-        weights = getattr(reader, "weights", None)
-        if isinstance(weights, Path) and weights.is_file():
-            digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
-        else:
-            digest = "name-" + hashlib.sha256(reader.name.encode()).hexdigest()[:12]
+        # Keyed on the reader's name, which names its exact weights (the bundled one's carries their
+        # digest), so one reader's readings are never replayed as another's.
+        digest = hashlib.sha256(reader.name.encode()).hexdigest()[:12]
         self.path = CACHE / f"readings-{digest}.pickle"
         self.cache: dict[tuple[str, str, str], float] = {}
         if self.path.exists():
