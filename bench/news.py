@@ -186,7 +186,9 @@ def main() -> None:
 
     from bench.reading import CachedReader, ranked, rerank_order, sentence_hit
 
-    reader = load_reader(settings.reader, torch_threads=settings.torch_threads)
+    reader = load_reader(
+        settings.reader, torch_threads=settings.torch_threads, precision=settings.reader_precision
+    )
     cached = CachedReader(reader) if reader is not None else None
     answerer = Answerer(library, library.embedder, reader=cached)
     print(f"\nNews answer quality (reader: {settings.reader}; {machine()})")

@@ -516,7 +516,9 @@ def main() -> None:
         plain_unanswerable_held_out,
     )
 
-    reader = load_reader(settings.reader, torch_threads=settings.torch_threads)
+    reader = load_reader(
+        settings.reader, torch_threads=settings.torch_threads, precision=settings.reader_precision
+    )
     if reader is None:
         seed_report(answerer, "seed")
         return

@@ -90,7 +90,10 @@ class Engine:
         self.storage: Storage = open_storage(settings, self.embedder)
         if reader is None:
             reader = load_reader(
-                settings.reader, device=settings.device, torch_threads=settings.torch_threads
+                settings.reader,
+                device=settings.device,
+                torch_threads=settings.torch_threads,
+                precision=settings.reader_precision,
             )
         self.reader = reader
         self.answerer = Answerer(

@@ -40,7 +40,8 @@ def embedder() -> SentenceTransformerEmbedder:
 @pytest.fixture(scope="session")
 def reader() -> BundledReader:
     """The bundled reader, loaded once for the whole test session."""
-    model = BundledReader(torch_threads=Settings().torch_threads)
+    settings = Settings()
+    model = BundledReader(torch_threads=settings.torch_threads, precision=settings.reader_precision)
     model.warm_up()
     return model
 

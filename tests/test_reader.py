@@ -11,7 +11,7 @@ from verbatim.bot.engine import Engine
 from verbatim.bot.settings import Settings
 from verbatim.bot.sources import TextSource
 from verbatim.index.embedder import SentenceTransformerEmbedder
-from verbatim.index.reader import BundledReader, CrossEncoderReader, load_reader
+from verbatim.index.reader import BundledReader, CrossEncoderReader, Precision, load_reader
 
 pytestmark = pytest.mark.slow
 
@@ -86,3 +86,25 @@ def engine(tmp_path: Path, embedder: SentenceTransformerEmbedder, reader: Bundle
     engine = Engine(settings, embedder, reader)
     yield engine
     engine.close()
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16", "int8"])
+def test_every_precision_reads_the_answer_above_a_topical_sentence(precision: Precision) -> None:
+    question = "Where will filming of the new season start?"
+    pairs = [
+        ("Streaming round-up", "Filming starts in May in Lisbon."),
+        ("Streaming round-up", "The comedy Night Shift was cancelled after one season."),
+    ]
+    answer, topical = BundledReader(precision=precision).score(question, pairs)
+    assert answer > 0 > topical
+
+
+def test_bfloat16_reads_as_float32_does() -> None:
+    question = "Which library did the council vote to close?"
+    passages = [
+        ("Town council", "The council voted on Tuesday to close the Elm Street library in 2027."),
+        ("Town council", "The mayor opened a museum in Leeds."),
+        ("Town council", "Libraries across the county cut their opening hours last year."),
+    ]
+    exact = BundledReader(precision="float32").score(question, passages)
+    assert abs(BundledReader(precision="bfloat16").score(question, passages) - exact).max() < 0.1
