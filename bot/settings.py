@@ -50,9 +50,10 @@ class Settings(BaseSettings):
         description="the reading model: bundled, off, or a sentence-transformers CrossEncoder's local path",
     )
     reader_precision: Literal["auto", "float32", "bfloat16", "int8"] = Field(
-        default="auto",
-        description="the bundled reader's arithmetic: auto is bfloat16 on a CPU with native bfloat16"
-        " (AMX, AVX-512 BF16), else float32; int8 is faster but reads less well",
+        default="int8",
+        description="the bundled reader's arithmetic: int8 (the answer thresholds are fitted on it),"
+        " float32, bfloat16, or auto (bfloat16 on a CPU with native bfloat16, AMX or AVX-512 BF16, else"
+        " float32)",
     )
 
     # Fetching links
