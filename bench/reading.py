@@ -130,17 +130,16 @@ def fit(sets: list[TuningSet], reader: Reader, answer_rate: float) -> ReadingMod
     answerable = [s for s in sets if s.answerable]
 
     def top1_rate(candidate: ReadingModel) -> float:
-        rates = []
+        """Over every answerable tuning question, not a mean of the sets' rates: each set counting the
+        same let 2 of the 29 plain news questions outvote a point of SQuAD's 5,000 where it was flat."""
+        hits, total = 0, 0
         for s in answerable:
             pools = [p for p in s.pools if p.contexts]
-            rates.append(
-                sum(
-                    s.hit(p, [rerank_order(p, ranked(p), reader, candidate)[0].context.sentence])
-                    for p in pools
-                )
-                / len(pools)
+            hits += sum(
+                s.hit(p, [rerank_order(p, ranked(p), reader, candidate)[0].context.sentence]) for p in pools
             )
-        return sum(rates) / len(rates)
+            total += len(pools)
+        return hits / total
 
     # How many candidates to read, and how much of the ranker's score to keep beside the reading: the
     # best top-1, with the fewest candidates read that come within a point of it (each costs time:

@@ -50,10 +50,10 @@ class Settings(BaseSettings):
         description="the reading model: bundled, off, or a sentence-transformers CrossEncoder's local path",
     )
     reader_precision: Literal["auto", "float32", "bfloat16", "int8"] = Field(
-        default="int8",
-        description="the bundled reader's arithmetic: int8 (the answer thresholds are fitted on it),"
-        " float32, bfloat16, or auto (bfloat16 on a CPU with native bfloat16, AMX or AVX-512 BF16, else"
-        " float32)",
+        default="auto",
+        description="the bundled reader's arithmetic: auto is bfloat16 on a CPU with native bfloat16"
+        " (AMX, AVX-512 BF16), else float32, what the answer thresholds are fitted on; int8 is faster"
+        " on older CPUs but reads less well",
     )
 
     # Fetching links
