@@ -675,7 +675,7 @@ def main() -> None:
                 version = conn.execute("SHOW server_version").fetchone()
             print(f"PostgreSQL {version[0] if version else '?'}, fsync off (tests/postgres.py)")
             embedder = SentenceTransformerEmbedder(settings.model, torch_threads=args.threads)
-            reader = BundledReader(torch_threads=args.threads)
+            reader = BundledReader(torch_threads=args.threads, precision=settings.reader_precision)
             if args.parity or args.latency:
                 sqlite_squad = Library(copy_squad_cache(workdir / "squad"), embedder)
                 source = squad_embedded(sqlite_squad)
