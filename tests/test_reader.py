@@ -108,3 +108,13 @@ def test_bfloat16_reads_as_float32_does() -> None:
     ]
     exact = BundledReader(precision="float32").score(question, passages)
     assert abs(BundledReader(precision="bfloat16").score(question, passages) - exact).max() < 0.1
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_a_reading_does_not_depend_on_what_is_read_beside_it(precision: Precision) -> None:
+    question = "Which library did the council vote to close?"
+    answer = ("Town council", "The council voted on Tuesday to close the Elm Street library in 2027.")
+    longer = ("Town council", "Libraries across the county, " * 12 + "cut their opening hours last year.")
+    reader = BundledReader(precision=precision)
+    alone = reader.score(question, [answer])[0]
+    assert abs(reader.score(question, [answer, longer])[0] - alone) < 0.05
