@@ -189,7 +189,11 @@ class BundledReader:
                 if self._torch_threads:
                     torch.set_num_threads(self._torch_threads)
                 network = load_network(self.weights).eval()
-                self._network = _int8(network) if self.precision == "int8" else network
+                if self.precision == "int8":
+                    network = _int8(network)
+                elif self.precision == "bfloat16":
+                    _bfloat16_linears(network)
+                self._network = network
                 self._tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(BASE_MODEL))
                 log.info("loaded reader %s (%d layers)", self.name, len(network.encoder.encoder.layer))
         return self._network, self._tokenizer
@@ -222,6 +226,16 @@ class BundledReader:
         with torch.inference_mode(), bf16:
             logits = network(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
         return logits.float().numpy().astype(np.float32)
+
+
+def _bfloat16_linears(network: Any) -> None:
+    """Keeps the linear layers' weights in bfloat16. Autocast casts them to exactly that on every read
+    (the readings are bit for bit the same), which cost about 5 ms a call, twice an answer."""
+    import torch
+
+    for module in network.modules():
+        if isinstance(module, torch.nn.Linear):
+            module.to(torch.bfloat16)
 
 
 def _int8(network: Any) -> Any:
