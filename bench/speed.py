@@ -1,6 +1,6 @@
 """Speed and scale: bulk ingest, answer latency, vector search at 10k / 100k / 1M sentences, cold start.
 
-    python -m bench.speed            # the full report (about 15 minutes on 2 cores)
+    python -m bench.speed            # the full report (about 25 minutes on 2 cores)
     python -m bench.speed --quick    # smaller sizes and no 1M collection (a few minutes)
     python -m bench.speed --skip-ingest    # all but the ingest section
 
