@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from verbatim.index.precision import Precision
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -49,7 +50,7 @@ class Settings(BaseSettings):
         default="bundled",
         description="the reading model: bundled, off, or a sentence-transformers CrossEncoder's local path",
     )
-    reader_precision: Literal["auto", "float32", "bfloat16", "int8"] = Field(
+    reader_precision: Precision = Field(
         default="auto",
         description="the bundled reader's arithmetic: auto is bfloat16 on a CPU with native bfloat16"
         " (AMX, AVX-512 BF16), else float32, what the answer thresholds are fitted on; int8 is faster"

@@ -18,11 +18,12 @@ import threading
 from collections.abc import Sequence
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from verbatim.index.embedder import resolve_model_path
 from verbatim.index.errors import VerbatimError
+from verbatim.index.precision import Precision, resolve_precision
 
 if TYPE_CHECKING:
     import torch
@@ -39,33 +40,6 @@ TITLE_CHARS = 100
 # runs in float, so batches of any length made the float reader grow with each question (+400 MiB over
 # 200, still climbing; 1.13 GB for `ask -`). With eight lengths it levels off at about +150 MiB.
 PAD_MULTIPLE = 16
-
-Precision = Literal["auto", "float32", "bfloat16", "int8"]
-CPU_FLAGS = Path("/proc/cpuinfo")
-
-
-def native_bfloat16(cpuinfo: Path = CPU_FLAGS) -> bool:
-    """Whether this CPU computes bfloat16 products in hardware (AMX or AVX-512 BF16). Read from the
-    kernel's flags rather than torch, so naming the reader never imports torch; elsewhere than Linux,
-    no."""
-    try:
-        text = cpuinfo.read_text(errors="replace")
-    except OSError:
-        return False
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "flags":
-            return not {"amx_bf16", "avx512_bf16"}.isdisjoint(value.split())
-    return False
-
-
-def resolve_precision(precision: Precision) -> Literal["float32", "bfloat16", "int8"]:
-    """`auto` reads in bfloat16 where the CPU has it natively (as fast as int8 there, and within a few
-    hundredths of float32's readings), else in float32; the answer thresholds are fitted on these
-    readings. int8 is faster where bfloat16 is not native but reads up to a logit away (README)."""
-    if precision == "auto":
-        return "bfloat16" if native_bfloat16() else "float32"
-    return precision
 
 
 def passage_text(title: str, passage: str) -> str:

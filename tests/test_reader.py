@@ -11,7 +11,8 @@ from verbatim.bot.engine import Engine
 from verbatim.bot.settings import Settings
 from verbatim.bot.sources import TextSource
 from verbatim.index.embedder import SentenceTransformerEmbedder
-from verbatim.index.reader import BundledReader, CrossEncoderReader, Precision, load_reader
+from verbatim.index.precision import Precision
+from verbatim.index.reader import BundledReader, CrossEncoderReader, load_reader
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from verbatim.index.reader import BundledReader, native_bfloat16, resolve_precision
+from verbatim.index.precision import native_bfloat16, resolve_precision
+from verbatim.index.reader import BundledReader
 
 INTEL_WITH_AMX = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n\n"
 OLDER_X86 = "processor\t: 0\nbogomips\t: 4000.00\n\nflags\t\t: fpu sse sse2 avx avx2 fma\n"
