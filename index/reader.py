@@ -38,7 +38,7 @@ MAX_TOKENS = 128
 TITLE_CHARS = 100
 # Batches are padded to a multiple of this many tokens: torch keeps state for every new input shape it
 # runs in float, so batches of any length made the float reader grow with each question (+400 MiB over
-# 200, still climbing; 1.13 GB for `ask -`). With eight lengths it levels off at about +150 MiB.
+# 200, still climbing; 1,133 MiB for `ask -`). With eight lengths it levels off at about +150 MiB.
 PAD_MULTIPLE = 16
 
 
